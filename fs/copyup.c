@@ -1,0 +1,385 @@
+/* Copy-up: the first change to a lower file or directory copies it into
+ * the upper layer.
+ *
+ * The copy is built in the work directory — data (FICLONE, then
+ * copy_file_range, then read/write, holes kept), ownership, mode, xattrs,
+ * times, and the origin xattr that keeps its inode number — and renamed
+ * into place last, so a crash never shows a half-copied file.  Metadata-
+ * only changes copy no data (metacopy): the upper file holds the metadata
+ * and the data is read from below until the first data write. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+#include "whiteout.h"
+
+static bool is_private_xattr(const char *name)
+{
+	return wh_is_private_xattr(name) ||
+	       !strncmp(name, "trusted.layerfs.", 16) || !strncmp(name, "user.layerfs.", 13);
+}
+
+/* Copy user-visible xattrs between two paths ("/proc/self/fd/N/..."),
+ * without following a final symlink. */
+static int copy_xattrs_path(const char *src, const char *dst)
+{
+	ssize_t n = llistxattr(src, NULL, 0);
+	if (n <= 0)
+		return n < 0 && errno != ENOTSUP ? -errno : 0;
+	_cleanup_free_ char *names = malloc((size_t)n);
+	if (!names)
+		return -ENOMEM;
+	if ((n = llistxattr(src, names, (size_t)n)) < 0)
+		return -errno;
+	for (char *k = names; k < names + n; k += strlen(k) + 1) {
+		if (is_private_xattr(k))
+			continue;
+		ssize_t vn = lgetxattr(src, k, NULL, 0);
+		if (vn < 0)
+			continue;
+		_cleanup_free_ char *v = malloc((size_t)vn + 1);
+		if (!v)
+			return -ENOMEM;
+		if ((vn = lgetxattr(src, k, v, (size_t)vn)) < 0)
+			continue;
+		if (lsetxattr(dst, k, v, (size_t)vn, 0) < 0) {
+			/* trusted.* and security.* need privileges we may lack. */
+			if (errno == EPERM || errno == ENOTSUP || errno == EACCES)
+				continue;
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static void proc_path(char *buf, size_t size, int dirfd, const char *name)
+{
+	snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
+}
+
+/* Data: reflink, else copy_file_range over the data extents, else a plain
+ * copy.  Holes stay holes. */
+static int copy_data(int src, int dst, off_t size)
+{
+	if (ioctl(dst, FICLONE, src) == 0)
+		return 0;
+	bool cfr = true;
+	off_t pos = 0;
+	while (pos < size) {
+		off_t data = lseek(src, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole is left */
+			data = pos;
+		}
+		off_t hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || hole > size)
+			hole = size;
+		off_t in = data, out = data;
+		while (in < hole) {
+			ssize_t n = -1;
+			size_t want = (size_t)(hole - in > (1 << 30) ? (1 << 30) : hole - in);
+			if (cfr) {
+				n = copy_file_range(src, &in, dst, &out, want, 0);
+				if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+					      errno == EINVAL || errno == EOPNOTSUPP)) {
+					cfr = false;
+					continue;
+				}
+			} else {
+				char buf[1 << 16];
+				n = pread(src, buf, want < sizeof(buf) ? want : sizeof(buf), in);
+				if (n > 0) {
+					ssize_t w = pwrite(dst, buf, (size_t)n, out);
+					if (w != n)
+						return w < 0 ? -errno : -EIO;
+					in += n;
+					out += n;
+				}
+			}
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				break; /* file shrank: lowers should not change */
+		}
+		pos = hole;
+	}
+	return ftruncate(dst, size) < 0 ? -errno : 0;
+}
+
+static int set_origin(const char *tmp_proc, uint64_t ino)
+{
+	char v[32];
+	int n = snprintf(v, sizeof(v), "%" PRIu64, ino);
+	if (lsetxattr(tmp_proc, lfs->origin_xattr, v, (size_t)n, 0) < 0 &&
+	    errno != EPERM && errno != ENOTSUP)
+		return -errno;
+	return 0;
+}
+
+/* Ownership, mode, xattrs, times of SRC (stat SRC_ST, xattrs at SRC_PROC)
+ * onto work/TMP. */
+static int copy_meta(const char *tmp, const struct stat *src_st, const char *src_proc,
+		     uint64_t origin_ino)
+{
+	char dst[PATH_MAX + 32];
+	bool lnk = S_ISLNK(src_st->st_mode);
+	int r;
+
+	proc_path(dst, sizeof(dst), lfs->workfd, tmp);
+	if ((r = copy_xattrs_path(src_proc, dst)) < 0)
+		return r;
+	if ((r = set_owner(lfs->workfd, tmp, src_st->st_uid, src_st->st_gid,
+			   src_st->st_mode, lnk)) < 0 && !(lnk && r == -EPERM))
+		return r;
+	if (!lnk && fchmodat(lfs->workfd, tmp, src_st->st_mode & 07777, 0) < 0)
+		return -errno;
+	if ((r = set_origin(dst, origin_ino)) < 0)
+		return r;
+	struct timespec ts[2] = { src_st->st_atim, src_st->st_mtim };
+	if (utimensat(lfs->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+int upper_dir_fd(struct inode *dir)
+{
+	char path[PATH_MAX];
+	int r = path_upper(dir, path, sizeof(path));
+	if (r < 0)
+		return r;
+	return layer_open(LAYER_UPPER, path, O_PATH | O_DIRECTORY);
+}
+
+int mark_impure_locked(struct inode *dir)
+{
+	if (dir->impure)
+		return 0;
+	_cleanup_close_ int fd = upper_dir_fd(dir);
+	if (fd < 0)
+		return fd;
+	int r = fd_setxattr_path(fd, lfs->impure_xattr, "y", 1, 0);
+	if (r < 0 && r != -EPERM && r != -ENOTSUP)
+		return r;
+	dir->impure = true;
+	return 0;
+}
+
+/* After a copy-up of PARENT/NAME, the listing shows it in the upper. */
+static void dentry_now_upper(struct inode *parent, const char *name)
+{
+	struct dentry *d = dir_find(parent, name);
+	if (d && d->layer != LAYER_UPPER) {
+		d->layer = LAYER_UPPER;
+		d->flags |= DE_LOWER;
+	}
+}
+
+/* Copy directory DIR (and its ancestors) up: metadata only, its contents
+ * stay merged from below.  Caller holds ns_lock exclusively. */
+int copyup_dir_locked(struct inode *dir)
+{
+	if (!lfs->has_upper)
+		return -EROFS;
+	if (dir->layer == LAYER_UPPER)
+		return 0;
+	if (dir->stale || !dir->parent)
+		return -ESTALE;
+	int r = copyup_dir_locked(dir->parent);
+	if (r < 0)
+		return r;
+
+	char lpath[PATH_MAX], tmp[64], src_proc[PATH_MAX + 32];
+	struct stat st;
+	if ((r = path_lower_dir(dir, lpath, sizeof(lpath))) < 0 ||
+	    (r = layer_stat(dir->layer, lpath, &st)) < 0 ||
+	    (r = upper_tmpname(tmp, sizeof(tmp))) < 0)
+		return r;
+	if (mkdirat(lfs->workfd, tmp, 0700) < 0)
+		return -errno;
+	proc_path(src_proc, sizeof(src_proc), lfs->layers[dir->layer].fd, lpath);
+	_cleanup_close_ int pfd = upper_dir_fd(dir->parent);
+	if (pfd < 0)
+		r = pfd;
+	if (r == 0)
+		r = copy_meta(tmp, &st, src_proc, dir->ino);
+	if (r == 0 && renameat2(lfs->workfd, tmp, pfd, dir->name, RENAME_NOREPLACE) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(lfs->workfd, tmp, AT_REMOVEDIR);
+		return r;
+	}
+	mark_impure_locked(dir->parent);
+	dentry_now_upper(dir->parent, dir->name);
+	dir->layer = LAYER_UPPER;
+	return 0;
+}
+
+/* What a copy-up of a non-directory needs from below, gathered under the
+ * namespace lock. */
+struct cu_src {
+	uint16_t layer;
+	char path[PATH_MAX];
+	struct stat st;
+	bool from_metacopy;   /* upper metacopy file: data below, meta above */
+	char meta_path[PATH_MAX];
+	struct stat meta_st;
+};
+
+static int gather(struct inode *i, struct cu_src *s)
+{
+	NS_READ;
+	if (i->stale)
+		return -ESTALE;
+	s->from_metacopy = i->layer == LAYER_UPPER && i->metacopy;
+	s->layer = s->from_metacopy ? i->datalayer : i->layer;
+	int r = path_in_layer(i, s->layer, s->path, sizeof(s->path));
+	if (r == 0)
+		r = layer_stat(s->layer, s->path, &s->st);
+	if (r == 0 && s->from_metacopy) {
+		r = path_upper(i, s->meta_path, sizeof(s->meta_path));
+		if (r == 0)
+			r = layer_stat(LAYER_UPPER, s->meta_path, &s->meta_st);
+	}
+	return r;
+}
+
+static int make_special(const char *tmp, const struct stat *st)
+{
+	if (mknodat(lfs->workfd, tmp, st->st_mode, st->st_rdev) == 0)
+		return 0;
+	if (errno != EPERM || !(S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) ||
+	    !lfs->override_stat)
+		return -errno;
+	/* Unprivileged: an empty file standing for the device. */
+	int fd = openat(lfs->workfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return apply_override_stat(lfs->workfd, tmp, st);
+}
+
+static int build_regular(const char *tmp, const struct cu_src *s, int how)
+{
+	_cleanup_close_ int dst = openat(lfs->workfd, tmp,
+					 O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (dst < 0)
+		return -errno;
+	if (how == CU_EMPTY)
+		return 0;
+	if (how == CU_META) {
+		if (ftruncate(dst, s->st.st_size) < 0)
+			return -errno;
+		return fsetxattr(dst, lfs->metacopy_xattr, "", 0, 0) < 0 ? -errno : 0;
+	}
+	_cleanup_close_ int src = layer_open(s->layer, s->path, O_RDONLY);
+	if (src < 0)
+		return src;
+	int r = copy_data(src, dst, s->st.st_size);
+	if (r == 0 && lfs->opts.fsync && fsync(dst) < 0)
+		r = -errno;
+	return r;
+}
+
+static int build_copy(struct inode *i, const char *tmp, const struct cu_src *s, int how)
+{
+	char src_proc[PATH_MAX + 32];
+	const struct stat *meta = s->from_metacopy ? &s->meta_st : &s->st;
+	int r;
+
+	if (S_ISREG(s->st.st_mode)) {
+		r = build_regular(tmp, s, how);
+	} else if (S_ISLNK(s->st.st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t n = readlinkat(lfs->layers[s->layer].fd, s->path, target, PATH_MAX);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		r = symlinkat(target, lfs->workfd, tmp) < 0 ? -errno : 0;
+	} else {
+		r = make_special(tmp, &s->st);
+	}
+	if (r < 0)
+		return r;
+	if (s->from_metacopy)
+		proc_path(src_proc, sizeof(src_proc), lfs->layers[LAYER_UPPER].fd, s->meta_path);
+	else
+		proc_path(src_proc, sizeof(src_proc), lfs->layers[s->layer].fd, s->path);
+	return copy_meta(tmp, meta, src_proc, i->ino);
+}
+
+/* Rename the finished copy into place and update the in-memory view. */
+static int publish(struct inode *i, const char *tmp, const struct cu_src *s, int how)
+{
+	NS_WRITE;
+	if (i->stale)
+		return -ESTALE;
+	int r = copyup_dir_locked(i->parent);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int pfd = upper_dir_fd(i->parent);
+	if (pfd < 0)
+		return pfd;
+	/* A metacopy file is replaced; anything else must not exist yet. */
+	if (renameat2(lfs->workfd, tmp, pfd, i->name,
+		      s->from_metacopy ? 0 : RENAME_NOREPLACE) < 0)
+		return -errno;
+	if (!s->from_metacopy) {
+		mark_impure_locked(i->parent);
+		dentry_now_upper(i->parent, i->name);
+	}
+	i->layer = LAYER_UPPER;
+	i->metacopy = how == CU_META;
+	i->datalayer = s->layer;
+	return 0;
+}
+
+int copyup(struct inode *i, int how)
+{
+	if (!lfs->has_upper)
+		return -EROFS;
+	if (i->type == DT_DIR) {
+		NS_WRITE;
+		return copyup_dir_locked(i);
+	}
+	pthread_mutex_lock(&i->cu_lock);
+	int r = 0;
+	if (i->layer == LAYER_UPPER && !(i->metacopy && how != CU_META))
+		goto out;
+	struct cu_src *s = calloc(1, sizeof(*s));
+	char tmp[64];
+	if (!s) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = gather(i, s)) == 0 && (r = upper_tmpname(tmp, sizeof(tmp))) == 0) {
+		if (how == CU_META && (!S_ISREG(s->st.st_mode) || !lfs->opts.metacopy ||
+				       s->st.st_size == 0))
+			how = CU_DATA;
+		r = build_copy(i, tmp, s, how);
+		if (r == -ENOTSUP && how == CU_META) {
+			/* No xattrs on the upper: copy the data after all. */
+			unlinkat(lfs->workfd, tmp, 0);
+			how = CU_DATA;
+			r = build_copy(i, tmp, s, how);
+		}
+		if (r == 0)
+			r = publish(i, tmp, s, how);
+		if (r < 0)
+			unlinkat(lfs->workfd, tmp, 0);
+	}
+	free(s);
+out:
+	pthread_mutex_unlock(&i->cu_lock);
+	return r;
+}

@@ -1,0 +1,408 @@
+/* Merged directory listings.
+ *
+ * A directory's listing is built once, from the upper down through every
+ * lower layer that holds the directory, applying whiteouts (char 0/0 and
+ * ".wh.NAME"), opaque markers (xattr and ".wh..wh..opq") and redirects.
+ * Lookups and readdir then answer from memory: a lookup never probes the
+ * layers one by one. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "layerfs.h"
+#include "whiteout.h"
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static int list_grow(struct dirlist *l)
+{
+	uint32_t n = l->nbuckets ? l->nbuckets * 2 : 16;
+	struct dentry **b = calloc(n, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->nbuckets; i++) {
+		struct dentry *d = l->buckets[i], *next;
+		for (; d; d = next) {
+			next = d->hnext;
+			d->hnext = b[d->hash & (n - 1)];
+			b[d->hash & (n - 1)] = d;
+		}
+	}
+	free(l->buckets);
+	l->buckets = b;
+	l->nbuckets = n;
+	return 0;
+}
+
+static struct dentry *list_find(struct dirlist *l, const char *name)
+{
+	if (!l->nbuckets)
+		return NULL;
+	uint32_t h = name_hash(name);
+	for (struct dentry *d = l->buckets[h & (l->nbuckets - 1)]; d; d = d->hnext)
+		if (d->hash == h && strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+static struct dentry *list_add(struct dirlist *l, const char *name, uint8_t type,
+			       uint16_t layer, uint64_t ino, uint8_t flags)
+{
+	if (l->count >= l->nbuckets && list_grow(l) < 0)
+		return NULL;
+	size_t len = strlen(name);
+	struct dentry *d = calloc(1, sizeof(*d) + len + 1);
+	if (!d)
+		return NULL;
+	memcpy(d->name, name, len + 1);
+	d->hash = name_hash(name);
+	d->type = type;
+	d->layer = layer;
+	d->ino = ino;
+	d->flags = flags;
+	d->hnext = l->buckets[d->hash & (l->nbuckets - 1)];
+	l->buckets[d->hash & (l->nbuckets - 1)] = d;
+	l->count++;
+	if (!(flags & DE_NEG))
+		l->visible++;
+	return d;
+}
+
+static void dentry_free(struct dentry *d)
+{
+	free(d->dlayers);
+	free(d);
+}
+
+static void list_unlink(struct dirlist *l, struct dentry *d)
+{
+	struct dentry **pp = &l->buckets[d->hash & (l->nbuckets - 1)];
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == d) {
+			*pp = d->hnext;
+			l->count--;
+			if (!(d->flags & DE_NEG))
+				l->visible--;
+			return;
+		}
+	}
+}
+
+void dir_free(struct dirlist *l)
+{
+	for (uint32_t i = 0; i < l->nbuckets; i++) {
+		struct dentry *d = l->buckets[i], *next;
+		for (; d; d = next) {
+			next = d->hnext;
+			dentry_free(d);
+		}
+	}
+	free(l->buckets);
+	free(l);
+}
+
+bool dentry_visible(const struct dentry *d)
+{
+	return !(d->flags & DE_NEG);
+}
+
+static int dlayers_append(struct dentry *d, uint16_t layer)
+{
+	uint16_t *n = realloc(d->dlayers, sizeof(*n) * (d->ndlayers + 1u));
+	if (!n)
+		return -ENOMEM;
+	n[d->ndlayers++] = layer;
+	d->dlayers = n;
+	return 0;
+}
+
+/* What one directory entry of one layer is, for merging. */
+struct layer_entry {
+	const char *name;   /* the name it speaks for */
+	uint8_t type;
+	bool whiteout;
+	ino_t ino;
+};
+
+/* Merge one entry of LAYER into the listing being built. */
+static int merge_entry(struct dirlist *l, const struct layer_entry *e, uint16_t layer,
+		       uint64_t ino)
+{
+	struct dentry *d = list_find(l, e->name);
+
+	if (!d) {
+		/* A whiteout stays open to the layers below only to learn
+		 * whether it hides anything (DE_LOWER); a directory to merge
+		 * them; anything else hides them. */
+		uint8_t flags = 0;
+		if (e->whiteout)
+			flags |= DE_NEG | (layer == LAYER_UPPER ? DE_WHITEOUT : 0);
+		else if (e->type != DT_DIR)
+			flags |= DE_BLOCKED;
+		d = list_add(l, e->name, e->whiteout ? DT_UNKNOWN : e->type, layer, ino, flags);
+		if (!d)
+			return -ENOMEM;
+		if (e->type == DT_DIR && !e->whiteout && layer != LAYER_UPPER)
+			return dlayers_append(d, layer);
+		return 0;
+	}
+	if (d->layer == layer) {
+		/* ".wh.NAME" and NAME in one layer: the whiteout hides only
+		 * the layers below, so NAME itself shows. */
+		if ((d->flags & DE_NEG) && !e->whiteout) {
+			d->flags &= (uint8_t)~(DE_NEG | DE_WHITEOUT | DE_OCI_WH);
+			d->type = e->type;
+			d->ino = ino;
+			l->visible++;
+			if (e->type == DT_DIR && layer != LAYER_UPPER)
+				return dlayers_append(d, layer);
+		}
+		return 0;
+	}
+	if (d->flags & DE_BLOCKED)
+		return 0;
+	if (d->flags & DE_NEG) {
+		if (!e->whiteout)
+			d->flags |= DE_LOWER;
+		d->flags |= DE_BLOCKED;
+		return 0;
+	}
+	if (e->whiteout) {
+		d->flags |= DE_BLOCKED;
+		return 0;
+	}
+	d->flags |= DE_LOWER;
+	if (d->type == DT_DIR && e->type == DT_DIR)
+		return dlayers_append(d, layer);
+	d->flags |= DE_BLOCKED;
+	return 0;
+}
+
+static bool fd_is_opaque(int fd)
+{
+	char v[4];
+	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
+	if (n > 0 && wh_opaque_value(v, n))
+		return true;
+	n = fgetxattr(fd, "user.overlay.opaque", v, sizeof(v));
+	return n > 0 && wh_opaque_value(v, n);
+}
+
+/* Read one layer's directory into the listing.  Sets *OPAQUE when the
+ * layer's directory hides everything below it. */
+static int merge_layer(struct dirlist *l, int fd, uint16_t layer, bool impure,
+		       const char *dirpath, bool *opaque)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	errno = 0;
+	while ((de = readdir(d))) {
+		struct layer_entry e = { .name = de->d_name, .type = de->d_type,
+					 .ino = de->d_ino };
+		const char *target = NULL;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (wh_is_opaque_marker(de->d_name)) {
+			*opaque = true;
+			continue;
+		}
+		if ((target = wh_oci_target(de->d_name))) {
+			e.name = target;
+			e.whiteout = true;
+		} else if (wh_is_hidden_name(de->d_name)) {
+			continue;
+		} else if (e.type == DT_UNKNOWN || e.type == DT_CHR) {
+			struct stat st;
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue; /* vanished: nothing to merge */
+			e.type = mode_to_dt(st.st_mode);
+			e.whiteout = wh_is_chardev_whiteout(&st);
+		}
+		uint64_t ino = ino_compose(layer, e.ino);
+		if (impure && layer == LAYER_UPPER && !e.whiteout &&
+		    (e.type == DT_REG || e.type == DT_DIR || e.type == DT_LNK)) {
+			char p[PATH_MAX];
+			uint64_t o;
+			if (snprintf(p, sizeof(p), "%s/%s", dirpath, de->d_name) < (int)sizeof(p) &&
+			    read_origin_at(LAYER_UPPER, p, &o) == 0)
+				ino = o;
+		}
+		int r = merge_entry(l, &e, layer, ino);
+		if (r < 0)
+			return r;
+		if (target && layer == LAYER_UPPER) {
+			struct dentry *x = list_find(l, e.name);
+			if (x && x->layer == layer && (x->flags & DE_NEG))
+				x->flags |= DE_OCI_WH;
+		}
+		errno = 0;
+	}
+	return errno ? -errno : 0;
+}
+
+/* An upper directory renamed from a lower one names its old place in a
+ * redirect xattr: absolute ("/a/b") or relative to the parent. */
+static int read_redirect(struct inode *dir, int upfd)
+{
+	char v[PATH_MAX];
+	ssize_t n = fgetxattr(upfd, lfs->redirect_xattr, v, sizeof(v) - 1);
+	if (n <= 0)
+		return 0;
+	v[n] = '\0';
+	char p[PATH_MAX];
+	if (v[0] == '/') {
+		const char *s = v;
+		while (*s == '/')
+			s++;
+		snprintf(p, sizeof(p), "%s", *s ? s : ".");
+	} else if (path_lower_child(dir->parent, v, p, sizeof(p)) < 0) {
+		return 0;
+	}
+	char *r = strdup(p);
+	if (!r)
+		return -ENOMEM;
+	free(dir->redirect);
+	dir->redirect = r;
+	/* The lower layers holding the old path become this dir's lows. */
+	uint16_t n_l = 0;
+	uint16_t *lows = calloc(lfs->nlayers, sizeof(*lows));
+	if (!lows)
+		return -ENOMEM;
+	for (uint16_t L = 1; L < lfs->nlayers; L++) {
+		struct stat st;
+		if (layer_stat(L, r, &st) < 0)
+			continue;
+		if (!S_ISDIR(st.st_mode))
+			break;
+		lows[n_l++] = L;
+	}
+	free(dir->lows);
+	dir->lows = lows;
+	dir->nlows = n_l;
+	return 0;
+}
+
+/* Drop lower-layer negatives (only upper whiteouts matter from now on)
+ * and the build-only flag. */
+static void list_settle(struct dirlist *l)
+{
+	for (uint32_t i = 0; i < l->nbuckets; i++) {
+		struct dentry **pp = &l->buckets[i];
+		while (*pp) {
+			struct dentry *d = *pp;
+			d->flags &= (uint8_t)~DE_BLOCKED;
+			if ((d->flags & DE_NEG) && d->layer != LAYER_UPPER) {
+				*pp = d->hnext;
+				l->count--;
+				dentry_free(d);
+				continue;
+			}
+			pp = &d->hnext;
+		}
+	}
+}
+
+static int build_upper(struct inode *dir, struct dirlist *l, bool *opaque)
+{
+	char path[PATH_MAX];
+	int r = path_upper(dir, path, sizeof(path));
+	if (r < 0)
+		return r;
+	int fd = layer_open_dir(LAYER_UPPER, path);
+	if (fd < 0)
+		return fd;
+	char v[4];
+	ssize_t n = fgetxattr(fd, lfs->impure_xattr, v, sizeof(v));
+	dir->impure = n > 0;
+	if (fd_is_opaque(fd))
+		*opaque = true;
+	else if (dir != lfs->root && lfs->opts.redirect_dir && !dir->redirect &&
+		 (r = read_redirect(dir, fd)) < 0) {
+		close(fd);
+		return r;
+	}
+	return merge_layer(l, fd, LAYER_UPPER, dir->impure, path, opaque);
+}
+
+static int build(struct inode *dir, struct dirlist *l)
+{
+	bool opaque = false;
+	int r;
+
+	if (dir->layer == LAYER_UPPER && (r = build_upper(dir, l, &opaque)) < 0)
+		return r;
+	uint16_t keep = 0;
+	for (uint16_t k = 0; k < dir->nlows && !opaque; k++) {
+		uint16_t L = dir->lows[k];
+		char path[PATH_MAX];
+		if ((r = path_lower_dir(dir, path, sizeof(path))) < 0)
+			return r;
+		int fd = layer_open_dir(L, path);
+		if (fd < 0) {
+			if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+				continue;
+			return fd;
+		}
+		if (k + 1 < dir->nlows && fd_is_opaque(fd))
+			opaque = true;
+		dir->lows[keep++] = L;
+		if ((r = merge_layer(l, fd, L, false, path, &opaque)) < 0)
+			return r;
+	}
+	if (opaque || keep < dir->nlows)
+		dir->nlows = keep;
+	list_settle(l);
+	return 0;
+}
+
+int dir_ensure(struct inode *dir)
+{
+	if (__atomic_load_n(&dir->dir, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&dir->lock);
+	int r = 0;
+	if (!dir->dir) {
+		struct dirlist *l = calloc(1, sizeof(*l));
+		if (!l) {
+			r = -ENOMEM;
+		} else if ((r = build(dir, l)) < 0) {
+			dir_free(l);
+		} else {
+			__atomic_store_n(&dir->dir, l, __ATOMIC_RELEASE);
+		}
+	}
+	pthread_mutex_unlock(&dir->lock);
+	return r;
+}
+
+struct dentry *dir_find(struct inode *dir, const char *name)
+{
+	return dir->dir ? list_find(dir->dir, name) : NULL;
+}
+
+struct dentry *dir_add(struct inode *dir, const char *name, uint8_t type,
+		       uint16_t layer, uint64_t ino, uint8_t flags)
+{
+	return list_add(dir->dir, name, type, layer, ino, flags);
+}
+
+void dir_remove(struct inode *dir, struct dentry *d)
+{
+	list_unlink(dir->dir, d);
+	dentry_free(d);
+}

@@ -1,0 +1,257 @@
+/* The inode table: merged files by stable st_ino, with lookup counts.
+ *
+ * The table is sharded so lookups of different files do not contend.  An
+ * inode lives while the kernel holds references (nlookup) or the daemon
+ * does (refs: a child's parent pointer, an open handle). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+#define SHARDS 64
+
+struct shard {
+	pthread_mutex_t lock;
+	struct inode **buckets;
+	size_t nbuckets;
+	size_t count;
+};
+
+static struct shard shards[SHARDS];
+
+static inline uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	return x;
+}
+
+void inode_table_init(void)
+{
+	for (int s = 0; s < SHARDS; s++) {
+		pthread_mutex_init(&shards[s].lock, NULL);
+		shards[s].nbuckets = 0;
+	}
+}
+
+struct inode *inode_get(fuse_ino_t nodeid)
+{
+	if (nodeid == FUSE_ROOT_ID)
+		return lfs->root;
+	return (struct inode *)(uintptr_t)nodeid;
+}
+
+static struct shard *shard_of(uint64_t ino, uint64_t *h)
+{
+	*h = mix(ino);
+	return &shards[*h % SHARDS];
+}
+
+static int shard_grow(struct shard *s)
+{
+	size_t n = s->nbuckets ? s->nbuckets * 2 : 256;
+	struct inode **b = calloc(n, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct inode *e = s->buckets[i], *next;
+		for (; e; e = next) {
+			next = e->hnext;
+			size_t k = (mix(e->ino) / SHARDS) % n;
+			e->hnext = b[k];
+			b[k] = e;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = n;
+	return 0;
+}
+
+static struct inode *inode_alloc(uint64_t ino, uint8_t type, uint16_t layer)
+{
+	struct inode *i = calloc(1, sizeof(*i));
+	if (!i)
+		return NULL;
+	i->ino = ino;
+	i->type = type;
+	i->layer = layer;
+	i->anchor_fd = -1;
+	pthread_mutex_init(&i->lock, NULL);
+	pthread_mutex_init(&i->cu_lock, NULL);
+	return i;
+}
+
+struct inode *inode_new_root(uint64_t ino)
+{
+	struct inode *i = inode_alloc(ino, DT_DIR, lfs->has_upper ? LAYER_UPPER : 1);
+	if (!i)
+		return NULL;
+	i->name = strdup("");
+	atomic_store(&i->nlookup, 1);
+	atomic_store(&i->refs, 1);
+	return i;
+}
+
+/* Find the inode numbered INO and take a kernel reference on it, or make
+ * one.  A new inode names PARENT/NAME as its primary path. */
+struct inode *inode_find_or_add(uint64_t ino, uint8_t type, uint16_t layer,
+				struct inode *parent, const char *name, bool *created)
+{
+	uint64_t h;
+	struct shard *s = shard_of(ino, &h);
+	struct inode *i;
+
+	*created = false;
+	pthread_mutex_lock(&s->lock);
+	if (s->nbuckets) {
+		for (i = s->buckets[(h / SHARDS) % s->nbuckets]; i; i = i->hnext) {
+			if (i->ino == ino) {
+				atomic_fetch_add(&i->nlookup, 1);
+				pthread_mutex_unlock(&s->lock);
+				return i;
+			}
+		}
+	}
+	if (s->count >= s->nbuckets && shard_grow(s) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return NULL;
+	}
+	i = inode_alloc(ino, type, layer);
+	if (!i || !(i->name = strdup(name))) {
+		free(i);
+		pthread_mutex_unlock(&s->lock);
+		return NULL;
+	}
+	i->parent = parent;
+	inode_ref(parent);
+	i->hashed = true;
+	atomic_store(&i->nlookup, 1);
+	size_t k = (h / SHARDS) % s->nbuckets;
+	i->hnext = s->buckets[k];
+	s->buckets[k] = i;
+	s->count++;
+	pthread_mutex_unlock(&s->lock);
+	*created = true;
+	return i;
+}
+
+void inode_ref(struct inode *i)
+{
+	if (i)
+		atomic_fetch_add(&i->refs, 1);
+}
+
+static void inode_destroy(struct inode *i)
+{
+	struct inode *parent = i->parent;
+	if (i->dir)
+		dir_free(i->dir);
+	if (i->anchor_fd >= 0)
+		close(i->anchor_fd);
+	free(i->lows);
+	free(i->redirect);
+	free(i->name);
+	pthread_mutex_destroy(&i->lock);
+	pthread_mutex_destroy(&i->cu_lock);
+	free(i);
+	if (parent)
+		inode_unref(parent);
+}
+
+static void unhash_locked(struct shard *s, uint64_t h, struct inode *i)
+{
+	struct inode **pp = &s->buckets[(h / SHARDS) % s->nbuckets];
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == i) {
+			*pp = i->hnext;
+			s->count--;
+			break;
+		}
+	}
+	i->hashed = false;
+}
+
+/* Drop I from the table and free it if nothing references it any more.
+ * The check is repeated under the shard lock, where lookups take their
+ * references, so a concurrent lookup either wins or finds nothing. */
+static void inode_maybe_free(struct inode *i)
+{
+	uint64_t h;
+	struct shard *s = shard_of(i->ino, &h);
+
+	if (i == lfs->root)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (atomic_load(&i->nlookup) || atomic_load(&i->refs)) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	if (i->hashed)
+		unhash_locked(s, h, i);
+	pthread_mutex_unlock(&s->lock);
+	inode_destroy(i);
+}
+
+/* The inode found by INO, without taking a reference: for callers holding
+ * ns_lock exclusively, which keeps kernel references from changing it. */
+struct inode *inode_peek(uint64_t ino)
+{
+	uint64_t h;
+	struct shard *s = shard_of(ino, &h);
+	struct inode *i = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->nbuckets)
+		for (i = s->buckets[(h / SHARDS) % s->nbuckets]; i; i = i->hnext)
+			if (i->ino == ino)
+				break;
+	pthread_mutex_unlock(&s->lock);
+	return i;
+}
+
+/* Make I unfindable (its file is gone); it lives on until forgotten, and
+ * a new file that reuses the number gets a new inode. */
+void inode_unhash(struct inode *i)
+{
+	uint64_t h;
+	struct shard *s = shard_of(i->ino, &h);
+
+	pthread_mutex_lock(&s->lock);
+	if (i->hashed)
+		unhash_locked(s, h, i);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void inode_unref(struct inode *i)
+{
+	if (i && atomic_fetch_sub(&i->refs, 1) == 1)
+		inode_maybe_free(i);
+}
+
+void inode_forget(struct inode *i, uint64_t n)
+{
+	if (atomic_fetch_sub(&i->nlookup, n) == n)
+		inode_maybe_free(i);
+}
+
+/* Point I's primary name at PARENT/NAME (rename, or a hardlink found by
+ * another name).  Needs ns_lock exclusive, or shared when I is stale. */
+int inode_set_name(struct inode *i, struct inode *parent, const char *name)
+{
+	char *n = strdup(name);
+	if (!n)
+		return -ENOMEM;
+	struct inode *old = i->parent;
+	inode_ref(parent);
+	free(i->name);
+	i->name = n;
+	i->parent = parent;
+	i->stale = false;
+	if (old)
+		inode_unref(old);
+	return 0;
+}

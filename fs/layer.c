@@ -1,0 +1,131 @@
+/* Safe access to the layer directories.
+ *
+ * Opens go through openat2 with RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS, so
+ * a symlink inside a layer can never lead the daemon out of it.  Stats use
+ * fstatat(AT_SYMLINK_NOFOLLOW) on paths whose every directory component the
+ * merged listing has seen as a real directory in that layer (d_type), so
+ * no component can be a symlink there either; lowers never change and the
+ * upper changes only through this daemon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+static int openat2_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+int layer_open(uint16_t layer, const char *path, int flags)
+{
+	if (flags & O_PATH)
+		flags |= O_NOFOLLOW;
+	return openat2_beneath(lfs->layers[layer].fd, path, flags);
+}
+
+int layer_open_dir(uint16_t layer, const char *path)
+{
+	return openat2_beneath(lfs->layers[layer].fd, path, O_RDONLY | O_DIRECTORY);
+}
+
+int layer_stat(uint16_t layer, const char *path, struct stat *st)
+{
+	int flags = AT_SYMLINK_NOFOLLOW;
+	if (strcmp(path, ".") == 0)
+		flags |= AT_EMPTY_PATH;
+	if (fstatat(lfs->layers[layer].fd, path, st, flags) < 0)
+		return -errno;
+	return 0;
+}
+
+ssize_t layer_getxattr(uint16_t layer, const char *path, const char *name,
+		       void *val, size_t size)
+{
+	char p[PATH_MAX + 32];
+	if (snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", lfs->layers[layer].fd,
+		     path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	ssize_t n = lgetxattr(p, name, val, size);
+	return n < 0 ? -errno : n;
+}
+
+/* xattr calls on an O_PATH descriptor go through its /proc magic link. */
+int fd_getxattr_path(int fd, const char *name, void *val, size_t size)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	ssize_t n = getxattr(p, name, val, size);
+	return n < 0 ? -errno : (int)n;
+}
+
+int fd_setxattr_path(int fd, const char *name, const void *val, size_t size, int flags)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return setxattr(p, name, val, size, flags) < 0 ? -errno : 0;
+}
+
+static int remove_tree_at(int dirfd, const char *name, int depth);
+
+static int empty_dir(int fd, int depth)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int r = remove_tree_at(dirfd(d), de->d_name, depth + 1);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	return ret;
+}
+
+/* Remove NAME under DIRFD and everything beneath it, never following a
+ * symlink. */
+static int remove_tree_at(int dirfd, const char *name, int depth)
+{
+	if (unlinkat(dirfd, name, 0) == 0)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return errno == ENOENT ? 0 : -errno;
+	if (depth > 4096)
+		return -ELOOP;
+	int fd = openat2_beneath(dirfd, name, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	int r = empty_dir(fd, depth);
+	if (r < 0)
+		return r;
+	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+int workdir_clean(int workfd)
+{
+	int fd = openat2_beneath(workfd, ".", O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	return empty_dir(fd, 0);
+}
+
+int upper_purge_dir(int parentfd, const char *name)
+{
+	return remove_tree_at(parentfd, name, 0);
+}
