@@ -121,6 +121,10 @@ int attr_of_dentry(struct inode *dir, struct dentry *d, struct stat *st)
 	if ((r = layer_stat(d->layer, path, st)) < 0)
 		return r;
 	attr_fixup(st, d->ino, -1, d->layer, path);
+	/* A merged directory's link count means nothing; report 1 as
+	 * kernel overlayfs does (find(1) then skips its leaf optimisation). */
+	if (d->type == DT_DIR && (d->ndlayers > 1 || (d->ndlayers && d->layer == LAYER_UPPER)))
+		st->st_nlink = 1;
 	return 0;
 }
 
@@ -141,7 +145,7 @@ int attr_of_inode(struct inode *i, struct stat *st)
 	attr_fixup(st, i->ino, -1, i->layer, path);
 	if (i->metacopy && path_in_layer(i, i->datalayer, path, sizeof(path)) == 0)
 		metacopy_blocks(st, i->datalayer, path);
-	if (i == lfs->root)
-		st->st_ino = i->ino;
+	if (i->type == DT_DIR && (i->nlows > 1 || (i->nlows && i->layer == LAYER_UPPER)))
+		st->st_nlink = 1;
 	return 0;
 }

@@ -234,6 +234,8 @@ struct cu_src {
 	bool from_metacopy;   /* upper metacopy file: data below, meta above */
 	char meta_path[PATH_MAX];
 	struct stat meta_st;
+	char **aliases;       /* other names of a multiply linked lower file */
+	size_t naliases;
 };
 
 static int gather(struct inode *i, struct cu_src *s)
@@ -341,6 +343,10 @@ static int publish(struct inode *i, const char *tmp, const struct cu_src *s, int
 	i->layer = LAYER_UPPER;
 	i->metacopy = how == CU_META;
 	i->datalayer = s->layer;
+	/* A failed alias link leaves that name on the lower copy: the data
+	 * is safe, only the link is lost, as with kernel overlayfs. */
+	for (size_t k = 0; k < s->naliases; k++)
+		alias_link_locked(i, s->layer, s->aliases[k]);
 	return 0;
 }
 
@@ -362,9 +368,14 @@ int copyup(struct inode *i, int how)
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = gather(i, s)) == 0 && (r = upper_tmpname(tmp, sizeof(tmp))) == 0) {
+	if ((r = gather(i, s)) == 0 && !s->from_metacopy && !S_ISDIR(s->st.st_mode) &&
+	    s->st.st_nlink > 1)
+		r = aliases_find(s->layer, s->st.st_ino, s->st.st_nlink, s->path,
+				 &s->aliases, &s->naliases);
+	if (r == 0 && (r = upper_tmpname(tmp, sizeof(tmp))) == 0) {
+		/* Several names would each need the later data copy: copy now. */
 		if (how == CU_META && (!S_ISREG(s->st.st_mode) || !lfs->opts.metacopy ||
-				       s->st.st_size == 0))
+				       s->st.st_size == 0 || s->st.st_nlink > 1))
 			how = CU_DATA;
 		r = build_copy(i, tmp, s, how);
 		if (r == -ENOTSUP && how == CU_META) {
@@ -378,6 +389,7 @@ int copyup(struct inode *i, int how)
 		if (r < 0)
 			unlinkat(lfs->workfd, tmp, 0);
 	}
+	aliases_free(s->aliases, s->naliases);
 	free(s);
 out:
 	pthread_mutex_unlock(&i->cu_lock);

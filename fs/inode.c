@@ -1,8 +1,8 @@
-/* The inode table: merged files by stable st_ino, with lookup counts.
+/* The inode table: merged files by stable st_ino, with reference counts.
  *
  * The table is sharded so lookups of different files do not contend.  An
- * inode lives while the kernel holds references (nlookup) or the daemon
- * does (refs: a child's parent pointer, an open handle). */
+ * inode lives while the kernel holds lookups on it or the daemon holds a
+ * reference (a child's parent pointer). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +91,6 @@ struct inode *inode_new_root(uint64_t ino)
 	if (!i)
 		return NULL;
 	i->name = strdup("");
-	atomic_store(&i->nlookup, 1);
 	atomic_store(&i->refs, 1);
 	return i;
 }
@@ -110,7 +109,7 @@ struct inode *inode_find_or_add(uint64_t ino, uint8_t type, uint16_t layer,
 	if (s->nbuckets) {
 		for (i = s->buckets[(h / SHARDS) % s->nbuckets]; i; i = i->hnext) {
 			if (i->ino == ino) {
-				atomic_fetch_add(&i->nlookup, 1);
+				atomic_fetch_add(&i->refs, 1);
 				pthread_mutex_unlock(&s->lock);
 				return i;
 			}
@@ -129,7 +128,7 @@ struct inode *inode_find_or_add(uint64_t ino, uint8_t type, uint16_t layer,
 	i->parent = parent;
 	inode_ref(parent);
 	i->hashed = true;
-	atomic_store(&i->nlookup, 1);
+	atomic_store(&i->refs, 1);
 	size_t k = (h / SHARDS) % s->nbuckets;
 	i->hnext = s->buckets[k];
 	s->buckets[k] = i;
@@ -175,25 +174,23 @@ static void unhash_locked(struct shard *s, uint64_t h, struct inode *i)
 	i->hashed = false;
 }
 
-/* Drop I from the table and free it if nothing references it any more.
- * The check is repeated under the shard lock, where lookups take their
- * references, so a concurrent lookup either wins or finds nothing. */
-static void inode_maybe_free(struct inode *i)
+/* Drop N references.  The drop to zero happens under the shard lock,
+ * together with the unhashing, so no lookup can find the inode after. */
+static void inode_put(struct inode *i, uint64_t n)
 {
+	uint64_t c = atomic_load(&i->refs);
+	while (c > n)
+		if (atomic_compare_exchange_weak(&i->refs, &c, c - n))
+			return;
 	uint64_t h;
 	struct shard *s = shard_of(i->ino, &h);
-
-	if (i == lfs->root)
-		return;
 	pthread_mutex_lock(&s->lock);
-	if (atomic_load(&i->nlookup) || atomic_load(&i->refs)) {
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	if (i->hashed)
+	bool last = atomic_fetch_sub(&i->refs, n) == n;
+	if (last && i->hashed)
 		unhash_locked(s, h, i);
 	pthread_mutex_unlock(&s->lock);
-	inode_destroy(i);
+	if (last && i != lfs->root)
+		inode_destroy(i);
 }
 
 /* The inode found by INO, without taking a reference: for callers holding
@@ -228,14 +225,13 @@ void inode_unhash(struct inode *i)
 
 void inode_unref(struct inode *i)
 {
-	if (i && atomic_fetch_sub(&i->refs, 1) == 1)
-		inode_maybe_free(i);
+	if (i)
+		inode_put(i, 1);
 }
 
 void inode_forget(struct inode *i, uint64_t n)
 {
-	if (atomic_fetch_sub(&i->nlookup, n) == n)
-		inode_maybe_free(i);
+	inode_put(i, n);
 }
 
 /* Point I's primary name at PARENT/NAME (rename, or a hardlink found by

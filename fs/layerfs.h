@@ -72,8 +72,10 @@ struct dirlist {
 struct inode {
 	struct inode *hnext;         /* ino hash chain */
 	uint64_t ino;
-	_Atomic uint64_t nlookup;    /* kernel references */
-	_Atomic uint32_t refs;       /* internal: children, handles */
+	/* Kernel lookups plus internal references (a child's parent
+	 * pointer).  It only reaches zero under the inode's hash shard lock,
+	 * so a lookup can never revive an inode being freed. */
+	_Atomic uint64_t refs;
 	pthread_mutex_t lock;        /* listing build; small state changes */
 	pthread_mutex_t cu_lock;     /* copy-up of this inode */
 	struct inode *parent;        /* primary name: under ns_lock */
@@ -180,6 +182,12 @@ int copyup_dir_locked(struct inode *dir);
 int copy_xattrs(int src_fd, int dst_fd);
 int mark_impure_locked(struct inode *dir);
 int upper_dir_fd(struct inode *dir);
+
+/* ---- hardlink.c: keeping lower hard links linked after copy-up ---- */
+int aliases_find(uint16_t layer, ino_t ino, nlink_t nlink, const char *self,
+		 char ***out, size_t *n);
+void aliases_free(char **v, size_t n);
+int alias_link_locked(struct inode *i, uint16_t layer, const char *alias);
 
 /* ---- remove.c: shared with rename ---- */
 void dentry_forget_name(struct inode *dir, struct dentry *d, bool gone);
