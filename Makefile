@@ -72,10 +72,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblayer.a
 # Tests: unit binaries and shell suites, all TAP, all through prove.
 # LAYERFS_BUILD tells the suites which binaries to test.
 test: all
-	LAYERFS_BUILD=$(abspath $(BUILD)) prove -f tests/run-unit.t tests/*.t
+	LAYERFS_BUILD=$(abspath $(BUILD)) prove -f tests/*.t
 
 demo: all
-	./tools/demo.sh $(abspath $(BUILD))
+	./scripts/demo.sh $(abspath $(BUILD))
 
 bench: all
 	LAYERFS_BUILD=$(abspath $(BUILD)) ./bench/run.sh

@@ -41,8 +41,10 @@ static int make_object(int dirfd, const char *name, struct newent *n)
 			close(fd);
 			return 0;
 		}
-		n->fd = openat(dirfd, name, (n->open_flags & ~O_TRUNC) | O_CREAT | O_EXCL |
-			       O_NOFOLLOW | O_CLOEXEC, n->mode & 07777);
+		n->fd = openat(dirfd, name, (n->open_flags & (O_ACCMODE | O_APPEND | O_NONBLOCK |
+							      O_DSYNC | O_SYNC | O_DIRECT |
+							      O_LARGEFILE | O_NOATIME)) |
+			       O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, n->mode & 07777);
 		return n->fd < 0 ? -errno : 0;
 	default:
 		if (mknodat(dirfd, name, n->mode, n->rdev) == 0)

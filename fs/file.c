@@ -23,7 +23,9 @@ static int do_open(struct inode *i, struct fuse_file_info *fi)
 	if ((writes || (flags & O_TRUNC)) && (i->layer != LAYER_UPPER || i->metacopy) &&
 	    (r = copyup(i, (flags & O_TRUNC) ? CU_EMPTY : CU_DATA)) < 0)
 		return r;
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/* The kernel passes bits openat2 rejects (FMODE_EXEC for execve). */
+	flags &= O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT |
+		 O_LARGEFILE | O_NOATIME | O_TRUNC;
 	char path[PATH_MAX];
 	int fd;
 	{
