@@ -358,7 +358,7 @@ int copyup(struct inode *i, int how)
 		NS_WRITE;
 		return copyup_dir_locked(i);
 	}
-	pthread_mutex_lock(&i->cu_lock);
+	pthread_mutex_lock(inode_cu_lock(i));
 	int r = 0;
 	if (i->layer == LAYER_UPPER && !(i->metacopy && how != CU_META))
 		goto out;
@@ -392,6 +392,6 @@ int copyup(struct inode *i, int how)
 	aliases_free(s->aliases, s->naliases);
 	free(s);
 out:
-	pthread_mutex_unlock(&i->cu_lock);
+	pthread_mutex_unlock(inode_cu_lock(i));
 	return r;
 }

@@ -374,7 +374,7 @@ int dir_ensure(struct inode *dir)
 {
 	if (__atomic_load_n(&dir->dir, __ATOMIC_ACQUIRE))
 		return 0;
-	pthread_mutex_lock(&dir->lock);
+	pthread_mutex_lock(inode_build_lock(dir));
 	int r = 0;
 	if (!dir->dir) {
 		struct dirlist *l = calloc(1, sizeof(*l));
@@ -386,7 +386,7 @@ int dir_ensure(struct inode *dir)
 			__atomic_store_n(&dir->dir, l, __ATOMIC_RELEASE);
 		}
 	}
-	pthread_mutex_unlock(&dir->lock);
+	pthread_mutex_unlock(inode_build_lock(dir));
 	return r;
 }
 

@@ -13,7 +13,9 @@
  * exclusively.  Data copies and file I/O hold no namespace lock.  A
  * directory's listing is built under its inode mutex (several readers may
  * race to build it); once built it changes only under ns_lock exclusive.
- * An inode's `cu_lock` serialises its copy-up. */
+ * Copy-ups of one inode are serialised by a mutex picked by its number
+ * from a striped array (inode_cu_lock), as are listing builds
+ * (inode_build_lock): per-inode mutexes would double an inode's size. */
 #ifndef LAYERFS_FS_H
 #define LAYERFS_FS_H
 
@@ -76,8 +78,6 @@ struct inode {
 	 * pointer).  It only reaches zero under the inode's hash shard lock,
 	 * so a lookup can never revive an inode being freed. */
 	_Atomic uint64_t refs;
-	pthread_mutex_t lock;        /* listing build; small state changes */
-	pthread_mutex_t cu_lock;     /* copy-up of this inode */
 	struct inode *parent;        /* primary name: under ns_lock */
 	char *name;
 	uint16_t layer;              /* top layer holding it */
@@ -131,6 +131,8 @@ void inode_forget(struct inode *i, uint64_t n);
 int inode_set_name(struct inode *i, struct inode *parent, const char *name);
 struct inode *inode_new_root(uint64_t ino);
 struct inode *inode_peek(uint64_t ino);
+pthread_mutex_t *inode_cu_lock(const struct inode *i);
+pthread_mutex_t *inode_build_lock(const struct inode *i);
 void inode_unhash(struct inode *i);
 
 /* ---- path.c: paths of merged files in their layers ---- */
