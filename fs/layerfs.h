@@ -63,6 +63,7 @@ struct dentry {
 #define DE_OCI_WH    0x04  /* ... in the ".wh.NAME" form */
 #define DE_NEG       0x08  /* negative entry (a whiteout) */
 #define DE_BLOCKED   0x10  /* while building: lower layers cannot show it */
+#define DE_DECIDED   0x20  /* while building: DE_LOWER is settled */
 
 struct dirlist {
 	struct dentry **buckets;
@@ -184,6 +185,7 @@ int copyup_dir_locked(struct inode *dir);
 int copy_xattrs(int src_fd, int dst_fd);
 int mark_impure_locked(struct inode *dir);
 int upper_dir_fd(struct inode *dir);
+void restore_dir_times(int pfd, const struct stat *before);
 
 /* ---- hardlink.c: keeping lower hard links linked after copy-up ---- */
 int aliases_find(uint16_t layer, ino_t ino, nlink_t nlink, const char *self,
