@@ -146,15 +146,19 @@ tap_results() {
 #   and renders again; prints one TAP test point per scenario.
 run_differential() {
 	local suite=$1 form=${2:-overlay} xns=${3:-trusted} kopts=${4-redirect_dir=on,index=on} fopts=${5:-}
-	local n k=$T/k f=$T/f lo
+	# each run in its own short-named directory: 100 lowerdirs must fit in
+	# the kernel's one-page mount option string
+	OVL_RUNS=$((${OVL_RUNS:-0} + 1))
+	local base=$T/r$OVL_RUNS
+	local n k=$base/k f=$base/f lo
 	KERNEL_SELF_OPTS=$kopts
 	n=$(ovl_py nlowers "$suite") || { tap_not_ok "$suite: scenario tables load" "$(ovl_py nlowers "$suite" 2>&1)"; return; }
-	ovl_py build "$suite" "$T/src" --xattr-ns "$xns" || { tap_not_ok "$suite: layers build"; return; }
-	cp -a "$T/src" "$k"
+	ovl_py build "$suite" "$base/src" --xattr-ns "$xns" || { tap_not_ok "$suite: layers build"; return; }
+	cp -a "$base/src" "$k"
 	if [ "$form" = oci ]; then
 		ovl_py build "$suite" "$f" --form oci --xattr-ns "$xns" || { tap_not_ok "$suite: OCI layers build"; return; }
 	else
-		cp -a "$T/src" "$f"
+		cp -a "$base/src" "$f"
 	fi
 	mkdir -p "$k/work" "$k/mnt" "$f/work" "$f/mnt"
 
@@ -182,6 +186,9 @@ run_differential() {
 	else
 		tap_diag "mounting $FS_UNDER_TEST failed: $FS_MOUNT_ERR"
 	fi
-	ovl_py judge "$suite" "$k" "$f" "$FS_UNDER_TEST" --need-remount >"$T/verdicts.$suite" 2>&1
-	tap_results "$T/verdicts.$suite"
+	if ovl_py judge "$suite" "$k" "$f" "$FS_UNDER_TEST" --need-remount >"$base/verdicts" 2>&1; then
+		tap_results "$base/verdicts"
+	else
+		tap_not_ok "$suite: judging the results" "$(cat "$base/verdicts")"
+	fi
 }

@@ -109,13 +109,17 @@ def cmd_judge(a):
                          a.fsname)
         if frem is None and a.need_remount:
             problems.append(("merged view after remount", ["the remount did not happen"]))
+        if a.expect_errno and s.name.startswith(a.expect_prefix):
+            wrong = [o for o in fres[s.name]["ops"] if not o.endswith("-> " + a.expect_errno)]
+            if wrong:
+                problems.append(("expected %s" % a.expect_errno, wrong))
         if not problems:
             print("ok %s" % s.name)
             continue
         print("not ok %s" % s.name)
         if s.note:
             print("# " + s.note)
-        print("# ops: " + "; ".join(" ".join(map(str, op)) for op in s.ops))
+        print("# ops: " + "; ".join(ops.fmt_op(op) for op in s.ops))
         for aspect, lines in problems:
             print("# %s differs:" % aspect)
             for line in lines:
@@ -137,6 +141,8 @@ def main(argv):
     c = sub.add_parser("judge"); c.add_argument("suite"); c.add_argument("kdir")
     c.add_argument("fdir"); c.add_argument("fsname")
     c.add_argument("--need-remount", action="store_true")
+    c.add_argument("--expect-errno", default="", help="every op of the scenarios named ...")
+    c.add_argument("--expect-prefix", default="", help="... with this prefix must fail so")
     a = p.parse_args(argv)
     if a.cmd == "nlowers":
         print(scenarios.nlowers(a.suite))

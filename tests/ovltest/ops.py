@@ -329,11 +329,22 @@ def run_one(op):
     return "ok" if r is None else "ok %s" % (r,)
 
 
+_MODE_ARG = {"chmod": 2, "mkdir": 2, "mkfifo": 2, "create": 2}
+
+
+def fmt_op(op):
+    """'chmod t 0o600': modes in octal, everything else as is."""
+    out = []
+    for i, a in enumerate(op):
+        out.append(oct(a) if _MODE_ARG.get(op[0]) == i and isinstance(a, int) else str(a))
+    return " ".join(out)
+
+
 def run_ops(scen_dir, ops):
     """Run OPS inside SCEN_DIR; returns the outcome list."""
     here = os.getcwd()
     os.chdir(scen_dir)
     try:
-        return ["%s -> %s" % (" ".join(map(str, op)), run_one(op)) for op in ops]
+        return ["%s -> %s" % (fmt_op(op), run_one(op)) for op in ops]
     finally:
         os.chdir(here)

@@ -425,7 +425,12 @@ R_CHILD = ("x", "y")
 R_PATHS = ("a", "b", "c", "d", "e", "d/x", "d/y", "e/x", "e/y", "f", "d/z")
 
 
-def _random_layer(rng, tag):
+def _random_layer(rng, tag, below_dirs, allow_top_whiteouts):
+    """One random layer.  BELOW_DIRS: the names that the layers beneath show
+    as directories.  Whiteouts are placed only inside directories that are
+    merged with a directory below: kernel overlayfs lists the whiteouts of
+    a directory that only one layer provides (it reads such a directory
+    directly), which is not behaviour worth copying."""
     toks = []
     for name in R_TOP:
         r = rng.random()
@@ -433,20 +438,27 @@ def _random_layer(rng, tag):
             continue
         if r < 0.55:
             toks.append("%s=%s-%s" % (name, name, tag))
+            below_dirs.discard(name)
         elif r < 0.65:
             toks.append("%s->%s" % (name, rng.choice(R_TOP)))
+            below_dirs.discard(name)
         elif r < 0.75:
-            toks.append("-" + name)
+            if allow_top_whiteouts:
+                toks.append("-" + name)
+                below_dirs.discard(name)
         else:
-            toks.append(name + ("/{o}" if rng.random() < 0.2 else "/"))
+            opaque = rng.random() < 0.2
+            merged = name in below_dirs and not opaque
+            toks.append(name + ("/{o}" if opaque else "/"))
             for c in R_CHILD:
                 q = rng.random()
                 if q < 0.4:
                     toks.append("%s/%s=%s%s-%s" % (name, c, name, c, tag))
-                elif q < 0.55:
+                elif q < 0.55 and merged:
                     toks.append("-%s/%s" % (name, c))
                 elif q < 0.7:
                     toks.append("%s/%s/" % (name, c))
+            below_dirs.add(name)
     return " ".join(toks)
 
 
@@ -468,9 +480,12 @@ def random_scenarios(seed, count, nops=14):
     for i in range(count):
         s = seed + i
         rng = random.Random(s)
-        layers = [_random_layer(rng, "L%d" % k) for k in range(NLOWERS)]
-        layers[0] = ("base " + layers[0]).strip()
-        upper = _random_layer(rng, "U") if rng.random() < 0.3 else ""
+        dirs = set()
+        # L0 holds the scenario directory alone, so whiteouts there would
+        # sit in an unmerged directory; the others merge with it.
+        layers = [("base " + _random_layer(rng, "L0", dirs, False)).strip()]
+        layers += [_random_layer(rng, "L%d" % k, dirs, True) for k in range(1, NLOWERS)]
+        upper = _random_layer(rng, "U", dirs, True) if rng.random() < 0.3 else ""
         ops = [_random_op(rng) for _ in range(nops)] + [("readdir", ".")]
         out.append(Scenario("random-%d" % s, layers, upper, ops, note="replay: SEED=%d RANDOM_COUNT=1" % s))
     return out
@@ -549,7 +564,10 @@ def oci_suite():
         ("opq-nested", ["a/b/c a/b/d a/e", "a/b/{o} a/b/z"], "", [("readdir", "a/b"), ("readdir", "a")]),
         ("opq-top-and-base", ["d/a", "d/{o} d/b", "d/{o} d/c"], "", [("readdir", "d")]),
         ("wh-dotted-names", [".hidden .wh-not-a-whiteout x.wh.y", "-.hidden"], "", [("readdir", ".")]),
-        ("wh-inside-opaque", ["d/a d/b", "d/{o} d/c -d/a"], "", [("readdir", "d")]),
+        # an opaque marker and a whiteout in one directory of one layer (the
+        # layer above keeps "d" merged: kernel overlayfs would list the
+        # whiteout of a directory only one layer provides)
+        ("wh-inside-opaque", ["d/a d/b", "d/{o} d/c d/a -d/b", "d/e -d/a"], "", [("readdir", "d")]),
         ("wh-of-symlink-and-special", ["l->x p| s@", "-l -p -s"], "", [("readdir", ".")]),
         ("wh-only-layer", ["a b", "-a -b"], "", [("readdir", ".")]),
     ]
@@ -557,9 +575,57 @@ def oci_suite():
     return _filter(out + table_scenarios() + misc_scenarios())
 
 
+# Every kind of change, each aimed at an object that exists, so that the
+# only possible answer of a read-only mount is EROFS.
+READONLY_CHANGES = {
+    "create": [("create", "new")],
+    "creat-trunc": [("creat", "f", "x")],
+    "write": [("write", "f", "x")],
+    "append": [("append", "f", "x")],
+    "open-write-only": [("open_wr", "f")],
+    "open-trunc": [("otrunc", "f")],
+    "truncate": [("truncate", "f", 1)],
+    "ftruncate": [("ftruncate", "f", 1)],
+    "fallocate": [("fallocate", "f", 0, 0, 4096)],
+    "copy-range-into-existing": [("copy_range", "g", "f", 2)],
+    "copy-range-into-new": [("copy_range", "f", "new", 2)],
+    "mkdir": [("mkdir", "newdir")],
+    "mkdir-in-subdir": [("mkdir", "d/newdir")],
+    "rmdir-empty": [("rmdir", "e")],
+    "unlink": [("unlink", "f")],
+    "unlink-top-layer-file": [("unlink", "g")],
+    "symlink": [("symlink", "f", "newlink")],
+    "link": [("link", "f", "newlink")],
+    "rename": [("rename", "f", "moved")],
+    "rename-over": [("rename", "f", "g")],
+    "rename-dir": [("rename", "d", "moved")],
+    "rename-noreplace": [("rename_noreplace", "f", "moved")],
+    "rename-exchange": [("rename_exchange", "f", "g")],
+    "mkfifo": [("mkfifo", "newfifo")],
+    "mksock": [("mksock", "newsock")],
+    "mknod-chr": [("mknod_chr", "newdev", 1, 3)],
+    "chmod": [("chmod", "f", 0o600)],
+    "chmod-dir": [("chmod", "d", 0o700)],
+    "chown": [("chown", "f", 1, 1)],
+    "chown-symlink": [("chown", "l", 1, 1)],
+    "utime": [("utime", "f", 1200000000)],
+    "utime-now": [("utime_now", "f")],
+    "utime-symlink": [("utime", "l", 1200000000)],
+    "setxattr": [("setxattr", "f", "user.new", "v")],
+    "setxattr-dir": [("setxattr", "d", "user.new", "v")],
+    "removexattr": [("removexattr", "f", "user.k")],
+}
+READONLY_READS = [("read", "f"), ("read", "g"), ("readdir", "."), ("readdir", "d"),
+                  ("getxattr", "f", "user.k"), ("listxattr", "f"), ("readlink", "l"),
+                  ("seek", "f", "data", 0), ("flock", "f"), ("access", "f", "r"),
+                  ("stat", "p")]
+READONLY_LAYERS = ["f{x=user.k:v} d/a d/b l->f p| e/ n", "g=top -n"]
+
+
 def readonly_suite():
-    layers = ["f{x=user.k:v} d/a d/b l->f p| e/ n", "g=top"]
-    return [Scenario("readonly", layers, "", [])]
+    out = [Scenario("ro-change-" + n, READONLY_LAYERS, "", ops) for n, ops in READONLY_CHANGES.items()]
+    out.append(Scenario("ro-reads-work", READONLY_LAYERS, "", READONLY_READS))
+    return _filter(out)
 
 
 def suite(name):
