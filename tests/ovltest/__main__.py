@@ -75,7 +75,7 @@ def cmd_tree(a):
     """Everything about a tree that a write could change, one line per entry."""
     for dirpath, dirnames, filenames in os.walk(a.dir):
         dirnames.sort()
-        for n in [""] + sorted(dirnames + filenames):
+        for n in ([""] if dirpath == a.dir else []) + sorted(dirnames + filenames):
             p = os.path.join(dirpath, n) if n else dirpath
             st = os.lstat(p)
             line = view.describe(p, st)
