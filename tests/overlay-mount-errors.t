@@ -53,7 +53,7 @@ L=$T/l U=$T/u W=$T/w M=$T/m
 
 out=$(timeout 20 "$FS_BIN" --version 2>&1); rc=$?
 name=$(basename "$FS_BIN")
-if [ $rc -eq 0 ] && printf '%s' "$out" | head -1 | grep -q "$name.*[0-9]"; then
+if [ $rc -eq 0 ] && printf "%s" "$out" | grep -q "$name.*[0-9][0-9]*\.[0-9]"; then
 	tap_ok "--version answers"
 else
 	tap_not_ok "--version answers" "exit $rc" "$out"
