@@ -32,6 +32,12 @@ def tolerate_upper(k, f, k_redirected, hardlinked):
         if (p in k) != (p in f):
             k.pop(p, None)
             f.pop(p, None)
+            # linking an alias up eagerly copies up its parents too
+            a = p.rpartition("/")[0]
+            while a and (a in k) != (a in f) and "opaque" not in k.get(a, f.get(a, "")):
+                k.pop(a, None)
+                f.pop(a, None)
+                a = a.rpartition("/")[0]
     for p, v in list(k.items()):
         if v == "whiteout (hides nothing)" and p not in f:
             del k[p]

@@ -371,9 +371,12 @@ MISC = [
     ("sparse-lower-seek", ["t{sparse}"], "",
      [("seek", "t", "data", 0), ("seek", "t", "hole", 0), ("seek", "t", "data", 5000),
       ("seek", "t", "hole", 1 << 20), ("read", "t")]),
+    # after a copy-up, where the holes are depends on how the data was copied
+    # (the kernel's copy of a sparse file on ext4 has none): only offsets
+    # that hold data in every copy are asked about
     ("sparse-lower-write-then-seek", ["t{sparse}"], "",
-     [("pwrite", "t", 8192, "mid"), ("seek", "t", "data", 5000), ("seek", "t", "hole", 0),
-      ("read", "t")]),
+     [("pwrite", "t", 8192, "mid"), ("seek", "t", "data", 0), ("seek", "t", "data", 8192),
+      ("seek", "t", "hole", (1 << 20) + 4095), ("seek", "t", "end", 0), ("read", "t")]),
     ("big-lower-copy-range", ["t{big}"], "", [("copy_range", "t", "c", 200000, 1000), ("read", "c")]),
     ("big-lower-pwrite-middle", ["t{big}"], "", [("pwrite", "t", 100000, "XXXX"), ("read", "t")]),
     ("big-lower-truncate-then-extend", ["t{big}"], "", [("truncate", "t", 10), ("truncate", "t", 70000),
