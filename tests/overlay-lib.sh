@@ -13,7 +13,9 @@
 # The system python: the suites may run as a user that cannot reach a
 # per-user python installation.
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
-export FS_UNDER_TEST PYTHON
+# No __pycache__ left in the source tree.
+PYTHONDONTWRITEBYTECODE=1
+export FS_UNDER_TEST PYTHON PYTHONDONTWRITEBYTECODE
 
 case $FS_UNDER_TEST in
 layerfs) FS_BIN=$LAYERFS ;;
@@ -84,7 +86,13 @@ fs_mount() {
 	if [ "$FS_UNDER_TEST" = kernel ]; then
 		FS_MOUNT_ERR=$(mount -t overlay overlay -o "$1${KERNEL_SELF_OPTS:+,$KERNEL_SELF_OPTS}" "$2" 2>&1)
 	else
-		FS_MOUNT_ERR=$("$FS_BIN" -o "$1" "$2" 2>&1 >/dev/null)
+		# stderr to a file, not a pipe: a daemon that kept the pipe open
+		# would stall the caller until it exits
+		"$FS_BIN" -o "$1" "$2" >/dev/null 2>"$T/.mount-err"
+		rc=$?
+		FS_MOUNT_ERR=$(cat "$T/.mount-err")
+		rm -f "$T/.mount-err"
+		(exit $rc)
 	fi
 	rc=$?
 	if [ $rc -eq 0 ] && ! mountpoint -q "$2"; then

@@ -29,7 +29,8 @@ expect_failure() {
 	local name=$1 culprit=$2 mnt=$3; shift 3
 	local before after err rc lines n0 n1
 	before=$(snapshot); n0=$(mounts_at "$mnt")
-	err=$(timeout 20 "$@" 2>&1 >/dev/null); rc=$?
+	timeout 20 "$@" >/dev/null 2>"$T/err"; rc=$?
+	err=$(cat "$T/err")
 	n1=$(mounts_at "$mnt")
 	if [ "$n1" != "$n0" ]; then unmount_quiet "$mnt"; fi
 	after=$(snapshot)
