@@ -33,7 +33,7 @@ ovl_py_timed() { timeout -k 10 "${OVL_TIMEOUT:-600}" env PYTHONPATH="$TESTS_DIR"
 # Skip the whole suite unless the filesystem under test and the tools run.
 need_fs() {
 	[ -n "$PYTHON" ] || tap_skip_all "python3 is not installed"
-	need_cmd setfattr getfattr fusermount3 mountpoint
+	need_cmd fusermount3 mountpoint timeout
 	[ -x "$FS_BIN" ] || tap_skip_all "$FS_UNDER_TEST binary '$FS_BIN' is not built"
 	[ -e /dev/fuse ] || tap_skip_all "/dev/fuse is missing"
 }

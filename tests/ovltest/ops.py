@@ -295,6 +295,11 @@ def op_posix_lock(p):
         return "other process " + ("blocked" if os.waitstatus_to_exitcode(status) else "granted")
 
 
+def op_statfs(p):
+    st = os.statvfs(p)
+    return "bsize=%d namemax=%d" % (st.f_bsize, st.f_namemax)
+
+
 def op_readdir(p):
     return ",".join(sorted(os.listdir(p)))
 

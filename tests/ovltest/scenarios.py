@@ -412,6 +412,7 @@ MISC = [
     ("setuid-cleared-by-write", ["f{m=4755}"], "", [("append", "f", "x"), ("stat", "f")]),
     ("chown-then-write-keeps-owner", ["f{u=5;g=6}"], "", [("chown", "f", 7, 8), ("append", "f", "x")]),
     ("truncate-zero-then-write", ["f=long-content"], "", [("truncate", "f", 0), ("append", "f", "s")]),
+    ("statfs", ["d/f"], "", [("statfs", "."), ("statfs", "d/f")]),
     ("access-checks", ["f{m=0400} d/"], "", [("access", "f", "w"), ("access", "d", "x"),
                                             ("access", "missing", "f")]),
 ]
