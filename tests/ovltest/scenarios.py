@@ -387,6 +387,14 @@ MISC = [
                                                               ("read", "b"), ("read", "a")]),
     ("chmod-dir-then-create-child", ["d/a"], "", [("chmod", "d", 0o711), ("creat", "d/b", "b")]),
     ("opaque-upper-dir-rmtree", ["d/a"], "d/{o} d/b", [("readdir", "d"), ("rmtree", "d"), ("stat", "d")]),
+    # an upper entry that covers a lower one: moving or removing it must
+    # leave a whiteout, or the lower entry comes back
+    ("upper-file-over-lower-file-renamed", ["x=lower"], "x=upper", [("rename", "x", "y"), ("readdir", ".")]),
+    ("upper-file-over-lower-dir-renamed", ["x/a"], "x=upper", [("rename", "x", "y"), ("readdir", ".")]),
+    ("upper-file-over-lower-file-unlinked", ["x=lower"], "x=upper", [("unlink", "x"), ("readdir", ".")]),
+    ("upper-dir-over-lower-dir-removed", ["x/a"], "x/{o} x/b", [("rmtree", "x"), ("readdir", ".")]),
+    ("upper-file-exchanged-with-new", ["x=lower"], "x=upper",
+     [("creat", "y", "y"), ("rename_exchange", "x", "y"), ("unlink", "y"), ("readdir", ".")]),
     ("upper-whiteout-then-create", ["x"], "-x", [("readdir", "."), ("creat", "x", "new")]),
     ("upper-whiteout-dir-then-mkdir", ["d/a"], "-d", [("mkdir", "d"), ("readdir", "d")]),
     ("upper-whiteout-readdir", ["x y"], "-y", [("readdir", "."), ("stat", "y")]),
