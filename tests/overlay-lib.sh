@@ -53,10 +53,36 @@ need_kernel_overlay() {
 # --- temp dir and cleanup -----------------------------------------------------
 OVL_MOUNTS=()
 OVL_CLEANUP_HOOKS=()
+# Whether M is a mount point, from the mount table: stat() on a mount whose
+# daemon hangs would hang too.
+ovl_mounted() { awk -v m="$1" '$5 == m {f = 1} END {exit !f}' /proc/self/mountinfo; }
+
+# Abort the FUSE connection behind M (its daemon hangs or is gone), so that
+# nothing touching M blocks any more, then detach it.
+abort_fuse() {
+	local m=$1 dev
+	dev=$(awk -v m="$m" '$5 == m && $9 ~ /^fuse/ {print $3}' /proc/self/mountinfo | tail -1)
+	if [ -n "$dev" ]; then
+		[ -e "/sys/fs/fuse/connections/${dev#*:}" ] ||
+			mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+		echo 1 2>/dev/null >"/sys/fs/fuse/connections/${dev#*:}/abort"
+	fi
+	umount -l "$m" 2>/dev/null
+}
+
+# Unmount M whatever state its filesystem is in.
+ovl_unmount_safely() {
+	local m=$1
+	ovl_mounted "$m" || return 0
+	timeout 10 fusermount3 -u "$m" 2>/dev/null || timeout 10 umount "$m" 2>/dev/null
+	ovl_mounted "$m" || return 0
+	abort_fuse "$m"
+}
+
 ovl_cleanup() {
 	local i h
 	cd / || true
-	for ((i = ${#OVL_MOUNTS[@]} - 1; i >= 0; i--)); do unmount_quiet "${OVL_MOUNTS[i]}"; done
+	for ((i = ${#OVL_MOUNTS[@]} - 1; i >= 0; i--)); do ovl_unmount_safely "${OVL_MOUNTS[i]}"; done
 	for h in "${OVL_CLEANUP_HOOKS[@]}"; do eval "$h"; done
 	if [ -n "${OVL_KEEP:-}" ]; then echo "# kept $T" >&2; elif [ -n "${T:-}" ] && [ -d "$T" ]; then rm -rf "$T"; fi
 }
@@ -88,7 +114,7 @@ fs_mount() {
 	else
 		# stderr to a file, not a pipe: a daemon that kept the pipe open
 		# would stall the caller until it exits
-		"$FS_BIN" -o "$1" "$2" >/dev/null 2>"$T/.mount-err"
+		timeout 60 "$FS_BIN" -o "$1" "$2" >/dev/null 2>"$T/.mount-err"
 		rc=$?
 		FS_MOUNT_ERR=$(cat "$T/.mount-err")
 		rm -f "$T/.mount-err"
@@ -120,7 +146,7 @@ fs_daemon_pid() {
 fs_unmount() {
 	local m=$1 pid i
 	pid=$(fs_daemon_pid "$m")
-	fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || return 1
+	timeout 10 fusermount3 -u "$m" 2>/dev/null || timeout 10 umount "$m" 2>/dev/null || return 1
 	if [ -n "$pid" ] && [ "$FS_UNDER_TEST" != kernel ]; then
 		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	fi

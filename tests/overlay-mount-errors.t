@@ -32,7 +32,7 @@ expect_failure() {
 	timeout 20 "$@" >/dev/null 2>"$T/err"; rc=$?
 	err=$(cat "$T/err")
 	n1=$(mounts_at "$mnt")
-	if [ "$n1" != "$n0" ]; then unmount_quiet "$mnt"; fi
+	if [ "$n1" != "$n0" ]; then ovl_unmount_safely "$mnt"; fi
 	after=$(snapshot)
 	lines=$(printf '%s\n' "$err" | grep -c .)
 	if [ $rc -ne 0 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qF -- "$culprit"; then
