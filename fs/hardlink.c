@@ -132,9 +132,9 @@ int alias_link_locked(struct inode *i, uint16_t layer, const char *alias)
 	struct inode *dir = merged_parent(alias, &base, held, &nheld, ARRAY_SIZE(held));
 	struct dentry *d = dir ? dir_find(dir, base) : NULL;
 	char lp[PATH_MAX], up[PATH_MAX];
-	if (!d || !dentry_visible(d))
-		r = 1;
-	else if (d->layer == layer && d->ino == i->ino &&
+	if (!dir)
+		r = 1; /* a directory on the way is gone from its lower path */
+	else if (d && dentry_visible(d) && d->layer == layer && d->ino == i->ino &&
 	    path_lower_child(dir, base, lp, sizeof(lp)) == 0 && strcmp(lp, alias) == 0 &&
 	    (r = copyup_dir_locked(dir)) == 0 && (r = path_upper(i, up, sizeof(up))) == 0) {
 		_cleanup_close_ int pfd = upper_dir_fd(dir);
