@@ -136,6 +136,7 @@ struct inode *inode_peek(uint64_t ino);
 pthread_mutex_t *inode_cu_lock(const struct inode *i);
 pthread_mutex_t *inode_build_lock(const struct inode *i);
 void inode_unhash(struct inode *i);
+void inode_trim_memory(void);
 
 /* ---- path.c: paths of merged files in their layers ---- */
 /* Merged (= upper) path, relative, "." for the root.  Needs ns_lock. */
