@@ -88,6 +88,9 @@ demo: all
 stress: all
 	LAYERFS_BUILD=$(abspath $(BUILD)) STRESS_OPS=250000 STRESS_PROCS=4 prove -v tests/stress.t
 
+fuzz:
+	./fuzz/run.sh
+
 bench: all
 	LAYERFS_BUILD=$(abspath $(BUILD)) ./bench/run.sh
 
@@ -97,6 +100,6 @@ install: all
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
