@@ -24,7 +24,7 @@ FUSE_OVERLAYFS=${FUSE_OVERLAYFS:-fuse-overlayfs}
 if [[ $BENCH_QUICK == 1 ]]; then
     SZ_TAG=quick
     BIG_MIB=64           # sequential/random read file
-    RAND_IO_MIB=16       # bytes read by fio's random 4 KiB job
+    RAND_SECS=2          # length of fio's random 4 KiB job
     COPYUP_SIZES="1m 16m 64m"
     SMALL_FILES=2000     # untar / rm workload
     STAT_FILES=200       # bottom-layer files stat'ed per pass
@@ -34,7 +34,7 @@ if [[ $BENCH_QUICK == 1 ]]; then
 else
     SZ_TAG=full
     BIG_MIB=1024
-    RAND_IO_MIB=256
+    RAND_SECS=10
     COPYUP_SIZES="1m 100m 1g"
     SMALL_FILES=20000
     STAT_FILES=2000
@@ -164,6 +164,12 @@ lowers_of() {
     shift
     for n in "$@"; do out+="${out:+:}$dir/$n"; done
     printf '%s' "$out"
+}
+
+# cache_tree DIR...: read DIR's entries and file data into the page cache.
+cache_tree() {
+    local d
+    for d in "$@"; do tar -C "$d" -cf - . | cat >/dev/null; done
 }
 
 ROOTFS_LOWERS="$ROOTFS_LAYERS/l3:$ROOTFS_LAYERS/l2:$ROOTFS_LAYERS/l1:$ROOTFS_LAYERS/base"

@@ -1,7 +1,7 @@
 # Workload 3 — reading a large lower file (BIG_MIB MiB, 1 GiB in a full run).
 #   seq cold:  caches dropped, fresh mount, dd bs=1M
 #   seq warm:  the same read again on that mount
-#   rand4k warm: fio, psync, random 4 KiB reads of RAND_IO_MIB MiB in total,
+#   rand4k warm: fio, psync, random 4 KiB reads for RAND_SECS seconds,
 #                page cache not invalidated (the file was just read)
 # Throughput in MiB/s and IOPS: higher is better.
 
@@ -16,7 +16,7 @@ measure() {
     emit read seq "$fs" "$(mibps "$BIG_MIB" "$ms")" MiB/s warm
     json=$(fio --name=rand4k --filename="$MNT/big.bin" --readonly --rw=randread \
         --bs=4k --ioengine=psync --invalidate=0 --size="${BIG_MIB}m" \
-        --io_size="${RAND_IO_MIB}m" --randseed=42 --output-format=json)
+        --time_based --runtime="$RAND_SECS" --randseed=42 --output-format=json)
     iops=$(python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])' <<<"$json")
     emit read rand4k "$fs" "$iops" IOPS warm
     umount_union "$MNT"
