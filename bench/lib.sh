@@ -80,13 +80,38 @@ emit() {
 
 FUSE_PID=
 
-# wait_mounted MNT PID: wait until MNT is a FUSE mount (daemon PID alive).
+# alive PID: PID exists and is not a zombie.
+alive() { [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+
+# daemon_of MNT BIN: PID of a process of BIN whose arguments name MNT (for a
+# daemon that forked into the background despite -f).
+daemon_of() {
+    local mnt=$1 bin p
+    bin=$(readlink -f "$(command -v "$2")")
+    for p in /proc/[0-9]*; do
+        [[ $(readlink "$p/exe" 2>/dev/null) == "$bin" ]] || continue
+        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qxF "$mnt" && { echo "${p#/proc/}"; return 0; }
+    done
+    return 1
+}
+
+# wait_mounted MNT PID BIN: wait until MNT is a FUSE mount; sets FUSE_PID to
+# the daemon (PID, or the process it forked into).
 wait_mounted() {
-    local mnt=$1 pid=$2 i fstype
+    local mnt=$1 pid=$2 bin=$3 i fstype exited=0 rc
     for ((i = 0; i < 1000; i++)); do
         fstype=$(findmnt -n -o FSTYPE --mountpoint "$mnt" 2>/dev/null || true)
-        [[ $fstype == fuse* ]] && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
+        if [[ $fstype == fuse* ]]; then
+            FUSE_PID=$pid
+            alive "$pid" || FUSE_PID=$(daemon_of "$mnt" "$bin") || FUSE_PID=
+            [[ -n $FUSE_PID ]] || log "$bin: mounted, but its daemon was not found"
+            return 0
+        fi
+        if ((!exited)) && ! alive "$pid"; then
+            rc=0; wait "$pid" 2>/dev/null || rc=$?
+            ((rc == 0)) || return 1    # it died; 0 = it forked into the background
+            exited=1
+        fi
         sleep 0.01
     done
     return 1
@@ -120,12 +145,10 @@ mount_union() {
         fi ;;
     fuse-overlayfs)
         "$FUSE_OVERLAYFS" -f -o "$opts" "$mnt" 2>>"${BENCH_LOG:-/dev/null}" &
-        FUSE_PID=$!
-        wait_mounted "$mnt" "$FUSE_PID" || { log "fuse-overlayfs did not mount"; return 1; } ;;
+        wait_mounted "$mnt" $! "$FUSE_OVERLAYFS" || { log "fuse-overlayfs did not mount"; return 1; } ;;
     layerfs)
         "$LAYERFS" -f -o "$opts" "$mnt" 2>>"${BENCH_LOG:-/dev/null}" &
-        FUSE_PID=$!
-        wait_mounted "$mnt" "$FUSE_PID" || { log "layerfs did not mount"; return 1; } ;;
+        wait_mounted "$mnt" $! "$LAYERFS" || { log "layerfs did not mount"; return 1; } ;;
     plain)
         [[ -n $plain ]] || die "plain mount without a directory"
         mount --bind "$plain" "$mnt" ;;
@@ -136,17 +159,19 @@ mount_union() {
 # umount_union MNT: unmount and wait for the FUSE daemon to exit.
 umount_union() {
     local mnt=$1 i
-    if [[ -n $FUSE_PID ]]; then
+    if [[ $(findmnt -n -o FSTYPE --mountpoint "$mnt" 2>/dev/null) == fuse* ]]; then
         fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt"
-        for ((i = 0; i < 1000; i++)); do
-            kill -0 "$FUSE_PID" 2>/dev/null || break
-            sleep 0.01
-        done
-        wait "$FUSE_PID" 2>/dev/null || true
-        FUSE_PID=
+        if [[ -n $FUSE_PID ]]; then
+            for ((i = 0; i < 1000; i++)); do
+                alive "$FUSE_PID" || break
+                sleep 0.01
+            done
+            wait "$FUSE_PID" 2>/dev/null || true
+        fi
     else
         umount "$mnt"
     fi
+    FUSE_PID=
 }
 
 # A fresh upper and work directory on the journaled scratch ext4
