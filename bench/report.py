@@ -140,6 +140,32 @@ def build_table(order, med):
     return head, lines
 
 
+def per_layer(med):
+    """Cost per layer of the stat passes: least-squares slope over the depths."""
+    out = []
+    for metric in ("file", "dir"):
+        for cache in ("fresh", "warm"):
+            pts = {}
+            for (w, m, c, u) in med:
+                if w == "stat" and c == cache and m.startswith(metric + "@"):
+                    pts[int(m.split("@")[1])] = med[(w, m, c, u)]
+            if len(pts) < 2:
+                continue
+            parts = []
+            for fs in FS_ORDER[:3]:   # plain is one layer whatever the depth
+                xy = [(n, d[fs]) for n, d in sorted(pts.items()) if fs in d]
+                if len(xy) < 2:
+                    continue
+                mx = sum(x for x, _ in xy) / len(xy)
+                my = sum(y for _, y in xy) / len(xy)
+                sxx = sum((x - mx) ** 2 for x, _ in xy)
+                slope = sum((x - mx) * (y - my) for x, y in xy) / sxx
+                parts.append("%s %+.3f" % (fs, slope))
+            out.append("stat %s, %s: ms per added layer (whole pass): %s"
+                       % (metric, cache, ", ".join(parts)))
+    return out
+
+
 def print_table(head, lines):
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
     out = ["  ".join(str(x).ljust(w) for x, w in zip(head, widths)).rstrip()]
@@ -211,16 +237,15 @@ def chart(order, med, png):
         plots = ", ".join("'%s' using %d:xtic(1) title '%s'" % (dat, i + 2, fs)
                           for i, fs in enumerate(fses))
         gp = """
-set terminal pngcairo size %d,560 font ',8'
+set terminal pngcairo noenhanced size %d,600 font ',8'
 set output '%s'
 set title 'slowdown against kernel overlayfs (time ratio; throughput inverted; 1 = kernel; log scale)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set logscale y
-set yrange [0.1:*]
 set grid ytics
-set xtics rotate by -60 scale 0
+set xtics rotate by 90 right scale 0
 set key top left
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb 'black' dt 2
 plot %s
@@ -241,6 +266,10 @@ def main():
     print("medians; ratios: kN = time relative to kernel overlayfs (lower is better),"
           " Nx = throughput relative to it (higher is better)")
     print(text)
+    layers = per_layer(med)
+    if layers:
+        print()
+        print("\n".join(layers))
     nruns = max((len(v) for d in runs.values() for v in d.values()), default=0)
     with open(outbase + ".md", "w") as md:
         md.write("# layerfs benchmark — latest results\n\n")
@@ -259,6 +288,10 @@ def main():
         md.write("|" + "---|" * len(head) + "\n")
         for l in lines:
             md.write("| " + " | ".join(str(x) for x in l) + " |\n")
+        if layers:
+            md.write("\nCost per layer (slope of the stat rows over 1, 10, 50, 100 layers):\n\n")
+            for l in layers:
+                md.write("- %s\n" % l)
     chart(order, med, outbase + ".png")
     print("\nbench: wrote %s.csv, %s.md, %s.png" % (outbase, outbase, outbase))
 
