@@ -18,6 +18,7 @@ ALL_WORKLOADS=meta,stat,read,copyup,small,tree,mem
 BENCH_ONLY=${BENCH_ONLY:-$ALL_WORKLOADS}
 BENCH_FS=${BENCH_FS:-layerfs,fuse-overlayfs,kernel,plain}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-1800}   # seconds for one workload on one filesystem
 
 [[ $(id -u) == 0 ]] || die "the benchmark mounts filesystems and drops caches: run it as root"
 
@@ -134,9 +135,17 @@ for w in "${WORKLOADS[@]}"; do
     for ((r = 1; r <= BENCH_RUNS; r++)); do
         for fs in "${FSES[@]}"; do
             log "$w run $r/$BENCH_RUNS on $fs"
-            BENCH_RUN=$r nice -n "${BENCH_NICE:-10}" unshare -m --propagation private \
-                "$BENCH_DIR/measure.sh" "$w" "$fs" 3>>"$RAW" \
-                || log "$w on $fs failed (run $r), see $BENCH_LOG"
+            lines=$(wc -l < "$BENCH_LOG")
+            rc=0
+            BENCH_RUN=$r timeout --kill-after=30 "$BENCH_TIMEOUT" \
+                nice -n "${BENCH_NICE:-10}" unshare -m --propagation private \
+                "$BENCH_DIR/measure.sh" "$w" "$fs" 3>>"$RAW" || rc=$?
+            if ((rc)); then
+                why=$(tail -n +"$((lines + 1))" "$BENCH_LOG" | grep -v '^== ' | tail -n 1 || true)
+                ((rc == 124 || rc == 137)) && why="timed out after $BENCH_TIMEOUT s"
+                log "$w on $fs failed (run $r, exit $rc): $why"
+                echo "# failed: $w on $fs, run $r (exit $rc): $why" >> "$RESULTS/run-$stamp.info"
+            fi
         done
     done
 done
