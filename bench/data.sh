@@ -34,6 +34,14 @@ build_rootfs_base() {
     mv "$ROOTFS_LAYERS/base.tmp" "$ROOTFS_LAYERS/base"
 }
 
+# start_item DIR WHAT: false when DIR is already built; else says WHAT and
+# leaves an empty DIR.tmp to build into (renamed to DIR when complete).
+start_item() {
+    [[ -e $1 ]] && return 1
+    log "$2"
+    rm -rf "$1.tmp"; mkdir -p "$1.tmp"
+}
+
 whiteout() { mknod "$1" c 0 0; }
 opaque()   { mkdir -p "$1"; setfattr -n trusted.overlay.opaque -v y "$1"; }
 
@@ -93,9 +101,7 @@ PY
 
 # The merged view, flattened through a read-only kernel overlay mount.
 build_rootfs_merged() {
-    [[ -d $ROOTFS_MERGED ]] && return 0
-    log "flattening the rootfs view (plain-directory peer)"
-    rm -rf "$ROOTFS_MERGED.tmp"; mkdir -p "$ROOTFS_MERGED.tmp"
+    start_item "$ROOTFS_MERGED" "flattening the rootfs view (plain-directory peer)" || return 0
     unshare -m --propagation private bash -c '
         set -e; m=$(mktemp -d)
         mount -t overlay overlay -o ro,lowerdir="$1" "$m"
@@ -108,9 +114,7 @@ build_rootfs_merged() {
 # dirs/d000..d199 (each with a file named after its layer, so the directory
 # really merges).
 build_stack() {
-    [[ -d $STACK_DIR ]] && return 0
-    log "synthetic stack of $STACK_MAX layers"
-    rm -rf "$STACK_DIR.tmp"; mkdir -p "$STACK_DIR.tmp"
+    start_item "$STACK_DIR" "synthetic stack of $STACK_MAX layers" || return 0
     python3 - "$STACK_DIR.tmp" "$STACK_MAX" <<'PY'
 import os, sys
 top, n = sys.argv[1], int(sys.argv[2])
@@ -131,18 +135,17 @@ PY
 
 build_big() {
     local d=$BENCH_CACHE/big-$SZ_TAG
-    [[ -d $d ]] && return 0
-    log "read file of $BIG_MIB MiB"
-    rm -rf "$d.tmp"; mkdir -p "$d.tmp"
+    start_item "$d" "read file of $BIG_MIB MiB" || return 0
     head -c "$((BIG_MIB << 20))" /dev/urandom > "$d.tmp/big.bin"
     mv "$d.tmp" "$d"
 }
 
 build_small() {
     local tarf=$BENCH_CACHE/small-$SZ_TAG.tar lay=$BENCH_CACHE/smalllayer-$SZ_TAG
-    [[ -f $tarf && -d $lay ]] && return 0
-    log "$SMALL_FILES small files (tar and layer)"
-    rm -rf "$lay.tmp"; mkdir -p "$lay.tmp/small"
+    [[ -f $tarf ]] && [[ -d $lay ]] && return 0
+    rm -rf "$lay"
+    start_item "$lay" "$SMALL_FILES small files (tar and layer)"
+    mkdir "$lay.tmp/small"
     python3 - "$lay.tmp/small" "$SMALL_FILES" <<'PY'
 import os, sys, random
 r = random.Random(2)
@@ -162,9 +165,8 @@ PY
 
 build_cproj() {
     local d=$BENCH_CACHE/cproj-$SZ_TAG
-    [[ -d $d ]] && return 0
-    log "C project of $CPROJ_FILES files"
-    rm -rf "$d.tmp"; mkdir -p "$d.tmp/src"
+    start_item "$d" "C project of $CPROJ_FILES files" || return 0
+    mkdir "$d.tmp/src"
     python3 - "$d.tmp/src" "$CPROJ_FILES" <<'PY'
 import os, sys
 top, n = sys.argv[1], int(sys.argv[2])
@@ -200,9 +202,7 @@ PY
 
 build_tree() {
     local d=$BENCH_CACHE/tree-$SZ_TAG
-    [[ -d $d ]] && return 0
-    log "tree of $TREE_FILES empty files"
-    rm -rf "$d.tmp"; mkdir -p "$d.tmp"
+    start_item "$d" "tree of $TREE_FILES empty files" || return 0
     "$BENCH_TOOLS/mktree" "$d.tmp/t" $((TREE_FILES / 1000)) 1000
     mv "$d.tmp" "$d"
 }
