@@ -121,7 +121,8 @@ for fs in "${want[@]}"; do
         case $fs in
         layerfs) v=$("$LAYERFS" --version 2>&1 | head -n1) ;;
         fuse-overlayfs) v=$("$FUSE_OVERLAYFS" --version 2>&1 | grep -i 'fuse-overlayfs' | head -n1) ;;
-        kernel) v="overlay, Linux $(uname -r)" ;;
+        kernel) v="overlay, Linux $(uname -r), defaults:$(cd /sys/module/overlay/parameters 2>/dev/null \
+                    && for p in redirect_dir index metacopy xino_auto; do printf ' %s=%s' "$p" "$(cat "$p")"; done)" ;;
         plain) v="bind mount of a flattened copy, root ext4 (lowers) / loop ext4 (written data)" ;;
         esac
         echo "# fs $fs: $v" >> "$RESULTS/run-$stamp.info"
