@@ -194,7 +194,8 @@ def machine(info_lines):
         "lower layers: %s on the root filesystem" % fstype("/var/cache"),
         "uppers and written data: journaled ext4 in a loop file; copy-up also on XFS (reflink=1) in a loop file",
     ]
-    return facts + [l.lstrip("# ").rstrip() for l in info_lines]
+    return facts + [l.lstrip("# ").rstrip() for l in info_lines
+                    if not l.startswith("# machine:")]
 
 
 def fstype(path):

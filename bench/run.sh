@@ -105,7 +105,16 @@ probe_fs() {
         || { echo "trial mount failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return; }
 }
 
+# Measure one build throughout: a copy of the binary, so a rebuild during
+# the run cannot mix versions.
+if [[ -n $LAYERFS && -x $LAYERFS ]]; then
+    cp "$LAYERFS" "$SCRATCH/layerfs"
+    LAYERFS=$SCRATCH/layerfs
+    export LAYERFS
+fi
+
 FSES=()
+done_workloads=()
 {
     echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
     echo "# mode: $([[ $BENCH_QUICK == 1 ]] && echo QUICK || echo full), runs: $BENCH_RUNS, workloads: $BENCH_ONLY"
@@ -131,8 +140,16 @@ done
 ((${#FSES[@]})) || die "no filesystem to measure"
 log "filesystems: ${FSES[*]}; runs: $BENCH_RUNS; mode: $([[ $BENCH_QUICK == 1 ]] && echo quick || echo full)"
 
+report() {
+    cp "$RAW" "$RESULTS/latest.csv"
+    python3 "$BENCH_DIR/report.py" "$RAW" "$RESULTS/run-$stamp.info" "$RESULTS/latest"
+}
+
 # The runs: each workload, BENCH_RUNS rounds, the filesystems interleaved.
+# The results so far are written after each workload, so an interrupted
+# run still leaves its figures.
 for w in "${WORKLOADS[@]}"; do
+    ((${#done_workloads[@]})) && report >/dev/null 2>&1 || true
     for ((r = 1; r <= BENCH_RUNS; r++)); do
         for fs in "${FSES[@]}"; do
             log "$w run $r/$BENCH_RUNS on $fs"
@@ -149,7 +166,7 @@ for w in "${WORKLOADS[@]}"; do
             fi
         done
     done
+    done_workloads+=("$w")
 done
 
-cp "$RAW" "$RESULTS/latest.csv"
-python3 "$BENCH_DIR/report.py" "$RAW" "$RESULTS/run-$stamp.info" "$RESULTS/latest"
+report
