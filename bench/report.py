@@ -109,10 +109,14 @@ def target(key, med):
         if kind == "write" and sfs == "xfs":
             return ("< 5 ms", "" if lfs is None else ("PASS" if lfs < 5 else "MISS"))
         if kind == "write" and sfs == "ext4":
+            # No slower than cp; a copy-up made durable (fsync, as kernel
+            # overlayfs does) is held to the kernel's time instead.
             cp = row.get("plain")
-            if lfs is None or cp is None:
-                return ("<= cp", "")
-            return ("<= cp", "PASS" if lfs <= cp else "MISS")
+            txt = "<= cp / if durable <= k1"
+            if lfs is None or cp is None or k is None:
+                return (txt, "")
+            return (txt, "%s / %s" % ("PASS" if lfs <= cp else "MISS",
+                                      "PASS" if lfs <= k else "MISS"))
         if kind == "trunc":
             small = med.get((w, "trunc-%s@%s" % (sizes[0], sfs), c, u), {}).get("layerfs")
             txt = "copies nothing: <= 1.5x trunc-%s" % sizes[0]
