@@ -191,6 +191,12 @@ lowers_of() {
     printf '%s' "$out"
 }
 
+# listing DIR: every entry of DIR, sorted: type and path, and size for
+# regular files (directory sizes differ between filesystems).
+listing() {
+    (cd "$1" && find . \( -type f -printf 'f %p %s\n' \) -o \( ! -type f -printf '%y %p\n' \) | LC_ALL=C sort)
+}
+
 # cache_tree DIR...: read DIR's entries and file data into the page cache.
 cache_tree() {
     local d

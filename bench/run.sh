@@ -138,6 +138,29 @@ for fs in "${want[@]}"; do
     fi
 done
 ((${#FSES[@]})) || die "no filesystem to measure"
+
+# The rootfs view must be the same on every filesystem, or its figures
+# compare different work: list it (type, path, size of regular files) on
+# each and compare with the flattened copy. A difference is reported, not fatal.
+if [[ ,$BENCH_ONLY, == *,meta,* || ,$BENCH_ONLY, == *,tree,* ]]; then
+    listing "$ROOTFS_MERGED" > "$SCRATCH/view.plain"
+    for fs in "${FSES[@]}"; do
+        [[ $fs == plain ]] && continue
+        ndiff=$(unshare -m --propagation private bash -c '
+            source "$1/lib.sh"; set -e
+            d=$(mktemp -d "$SCRATCH/ext4/run.XXXXXX"); mkdir "$d/u" "$d/w" "$d/m"
+            mount_union "$2" "$d/m" "$ROOTFS_LOWERS" "$d/u" "$d/w"
+            listing "$d/m" > "$SCRATCH/view.$2"
+            umount_union "$d/m"; rm -rf "$d"
+            diff "$SCRATCH/view.plain" "$SCRATCH/view.$2" | grep -c "^[<>]" || true' _ "$BENCH_DIR" "$fs" 2>&1 | tail -n 1)
+        if [[ $ndiff != 0 ]]; then
+            log "warning: the rootfs view on $fs differs from the flattened copy ($ndiff lines)"
+            echo "# warning: the rootfs view on $fs differs from the flattened copy ($ndiff lines of diff)" >> "$RESULTS/run-$stamp.info"
+        else
+            echo "# rootfs view on $fs: identical to the flattened copy" >> "$RESULTS/run-$stamp.info"
+        fi
+    done
+fi
 log "filesystems: ${FSES[*]}; runs: $BENCH_RUNS; mode: $([[ $BENCH_QUICK == 1 ]] && echo quick || echo full)"
 
 report() {
@@ -149,7 +172,7 @@ report() {
 # The results so far are written after each workload, so an interrupted
 # run still leaves its figures.
 for w in "${WORKLOADS[@]}"; do
-    ((${#done_workloads[@]})) && report >/dev/null 2>&1 || true
+    if ((${#done_workloads[@]})); then report >/dev/null 2>&1 || true; fi
     for ((r = 1; r <= BENCH_RUNS; r++)); do
         for fs in "${FSES[@]}"; do
             log "$w run $r/$BENCH_RUNS on $fs"

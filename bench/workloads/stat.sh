@@ -6,12 +6,13 @@
 # itself (no union), the floor for one lstat.
 
 measure() {
-    local fs=$1 n ms upper work lowers files dirs
+    local fs=$1 n ms upper work lowers files dirs layers
     files=$(for ((i = 0; i < STAT_FILES; i++)); do printf 'f%04d\n' "$i"; done)
     dirs=$(for ((i = 0; i < STAT_DIRS; i++)); do printf 'd%03d\n' "$i"; done)
     for n in $STACK_DEPTHS; do
         lowers=$(stack_lowers "$n")
-        find ${lowers//:/ } >/dev/null
+        IFS=: read -ra layers <<<"$lowers"
+        find "${layers[@]}" >/dev/null
         read -r upper work < <(fresh_upper)
         mount_union "$fs" "$MNT" "$lowers" "$upper" "$work" "$STACK_DIR/0"
         ms=$("$BENCH_TOOLS/stattime" "$MNT/files" <<<"$files")
