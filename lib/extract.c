@@ -34,6 +34,7 @@ struct extractor {
 	EVP_MD_CTX *md;
 	size_t *dirs;         /* manifest indexes of directories (mtimes) */
 	size_t ndirs, capdirs;
+	bool ended_early;     /* stream ended inside the last entry's padding */
 };
 
 int normalize_entry_path(const char *in, char **out)
@@ -181,9 +182,17 @@ static int write_data(struct extractor *x, int fd, struct layer_entry *le)
 		int r = archive_read_data_block(x->a, &buf, &size, &offset);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN)
+		if (r < ARCHIVE_WARN) {
+			/* Some writers (umoci 0.4.7) end the stream right after the
+			 * last file's data, without padding or end marker.  With the
+			 * content complete that is the end of the layer. */
+			if (pos == le->size) {
+				x->ended_early = true;
+				break;
+			}
 			return err_set(x->e, -EIO, "cannot read data of '%s': %s", le->path,
 				       archive_error_string(x->a));
+		}
 		if ((uint64_t)offset > pos) {
 			/* Sparse hole: hash the zeros, leave a hole on disk. */
 			for (uint64_t gap = (uint64_t)offset - pos; gap;) {
@@ -538,7 +547,7 @@ int extract_layer(struct archive *a, int rootfd, struct layer_manifest *m,
 			break;
 		}
 		r = extract_entry(&x, ae);
-		if (r < 0)
+		if (r < 0 || x.ended_early)
 			break;
 	}
 	if (r == 0)

@@ -149,11 +149,8 @@ int du_at(int dirfd, const char *name, uint64_t *bytes)
 	return 0;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max, char **data, size_t *len)
+int read_fd_all(int fd, size_t max, char **data, size_t *len)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -177,6 +174,14 @@ int read_file_at(int dirfd, const char *path, size_t max, char **data, size_t *l
 	*data = TAKE_PTR(buf);
 	*len = got;
 	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **data, size_t *len)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return read_fd_all(fd, max, data, len);
 }
 
 int write_all(int fd, const void *data, size_t len)

@@ -15,6 +15,7 @@ int du_at(int dirfd, const char *name, uint64_t *bytes);
 
 /* Read a whole regular file (at most MAX bytes, else -EFBIG). */
 int read_file_at(int dirfd, const char *path, size_t max, char **data, size_t *len);
+int read_fd_all(int fd, size_t max, char **data, size_t *len);
 
 /* Write DATA to DIRFD/NAME atomically: a temp file in TMPFD, fsync'd, then
  * renamed over NAME. */

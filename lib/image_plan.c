@@ -354,12 +354,11 @@ int plans_from_image(struct image_source *src, const char *name,
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 	char dg[DIGEST_STR_LEN + 1];
-	struct errmsg probe = { { 0 } };
-	struct errmsg *saved = src->e;
-	/* docker-save's manifest.json first: it carries the names. */
-	src->e = &probe;
+	/* docker-save's manifest.json first: it carries the names.  Its
+	 * absence is no error: forget the message. */
 	int r = src->bp->json(src->c, "manifest.json", NULL, &data, &len, dg);
-	src->e = saved;
+	if (r < 0 && src->e)
+		src->e->msg[0] = '\0';
 	if (r == 0) {
 		*kind = "docker-archive";
 		r = plans_docker(src, data, len, plans, n);

@@ -213,6 +213,42 @@ static int entry_next(void *ctx, const void **buf, size_t *len, struct errmsg *e
 	return 0;
 }
 
+/* Lexically resolve "." and ".." in an archive path; going above the
+ * archive's top is -EPERM. */
+static int resolve_dotdot(const char *in, char **out)
+{
+	_cleanup_free_ char *res = malloc(strlen(in) + 1);
+	if (!res)
+		return -ENOMEM;
+	size_t o = 0;
+	for (const char *p = in; *p;) {
+		while (*p == '/')
+			p++;
+		const char *c = p;
+		while (*p && *p != '/')
+			p++;
+		size_t n = (size_t)(p - c);
+		if (n == 0 || (n == 1 && c[0] == '.'))
+			continue;
+		if (n == 2 && c[0] == '.' && c[1] == '.') {
+			if (o == 0)
+				return -EPERM;
+			while (o > 0 && res[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			continue;
+		}
+		if (o)
+			res[o++] = '/';
+		memcpy(res + o, c, n);
+		o += n;
+	}
+	res[o] = '\0';
+	*out = TAKE_PTR(res);
+	return 0;
+}
+
 static int archive_entry_item(struct import_ctx *c, struct archive *a, struct archive_entry *ae)
 {
 	_cleanup_free_ char *path = NULL;
@@ -238,7 +274,7 @@ static int archive_entry_item(struct import_ctx *c, struct archive *a, struct ar
 				     slash && t[0] != '/' ? "/" : "", t) < 0)
 				target = NULL;
 		}
-		if (!target || normalize_entry_path(target, &it->alias) < 0)
+		if (!target || resolve_dotdot(target, &it->alias) < 0)
 			return err_set(c->e, -EPERM, "link '%s' in the archive points outside it", path);
 		return 0;
 	}
@@ -331,12 +367,7 @@ static int dir_json(struct import_ctx *c, const char *path, const char *want,
 		return err_sys(c->e, fd, "missing blob '%s'%s%s", path,
 			       want ? " for " : "", want ? want : "");
 	_cleanup_free_ char *buf = NULL;
-	int r = read_file_at(fd, "", STORE_JSON_MAX, &buf, len);
-	if (r == -ENOENT || r == -EINVAL) {
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		r = read_file_at(AT_FDCWD, proc, STORE_JSON_MAX, &buf, len);
-	}
+	int r = read_fd_all(fd, STORE_JSON_MAX, &buf, len);
 	if (r < 0)
 		return err_sys(c->e, r, "cannot read blob '%s'", path);
 	r = digest_buffer(buf, *len, digest);
