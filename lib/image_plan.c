@@ -184,9 +184,18 @@ static int docker_image(struct image_source *src, const struct json *desc, struc
 	if (r < 0)
 		return r;
 	const struct json *tags = json_get_array(desc, "RepoTags");
-	for (size_t k = 0; tags && k < tags->n; k++)
-		if (tags->items[k]->type == JSON_STRING && (r = plan_add_ref(p, tags->items[k]->s)) < 0)
+	for (size_t k = 0; tags && k < tags->n; k++) {
+		if (tags->items[k]->type != JSON_STRING)
+			continue;
+		/* Docker Hub names read as docker shows them. */
+		const char *t = tags->items[k]->s;
+		if (!strncmp(t, "docker.io/library/", 18))
+			t += 18;
+		else if (!strncmp(t, "docker.io/", 10))
+			t += 10;
+		if ((r = plan_add_ref(p, t)) < 0)
 			return r;
+	}
 	return build_manifest(p);
 }
 
