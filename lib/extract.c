@@ -158,7 +158,12 @@ static int clear_slot(struct extractor *x, int pfd, const char *name, const char
 			*keep_dir = true;
 			return 0;
 		}
-		drop_cache(x);
+		/* The cached directory may live inside the one going away (the
+		 * parent PFD itself stays). */
+		size_t plen = strlen(path);
+		if (x->cached_dir && !strncmp(x->cached_dir, path, plen) &&
+		    (x->cached_dir[plen] == '\0' || x->cached_dir[plen] == '/'))
+			drop_cache(x);
 		int r = rm_rf_at(pfd, name, NULL);
 		if (r < 0)
 			return err_sys(x->e, r, "cannot replace directory '%s'", path);
