@@ -487,7 +487,9 @@ static int import_layer_stream(struct import_ctx *c, struct byte_source *src, co
 			       struct import_result *res)
 {
 	struct image_plan plan = { 0 };
-	int r = layer_import(src, c->tmpfd, label, c->seq++, NULL, &plan.single, c->e);
+	/* The input is the layer: messages need not name it twice. */
+	(void)label;
+	int r = layer_import(src, c->tmpfd, "", c->seq++, NULL, &plan.single, c->e);
 	if (r < 0)
 		return r;
 	r = plan_for_single_layer(&plan, c->o->name, c->e);

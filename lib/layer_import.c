@@ -19,6 +19,9 @@
 
 #define CHUNK (1u << 20)
 
+/* " 'LABEL'" in messages, or nothing for an unnamed layer. */
+#define Q(label) *(label) ? " '" : "", (label), *(label) ? "'" : ""
+
 /* Stage 1: raw blob bytes, hashed and written to the temp blob. */
 struct raw_stage {
 	struct byte_source *src;
@@ -175,7 +178,7 @@ static int open_stage(struct archive *a, void *ctx, archive_read_callback *cb,
 		      const char *label, struct errmsg *e)
 {
 	if (archive_read_open(a, ctx, NULL, cb, NULL) != ARCHIVE_OK)
-		return err_set(e, -EIO, "cannot read layer '%s': %s", label,
+		return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label),
 			       archive_error_string(a));
 	return 0;
 }
@@ -189,7 +192,7 @@ static int drain(struct raw_stage *raw, struct tar_stage *tar, bool compressed,
 		for (;;) {
 			la_ssize_t n = archive_read_data(tar->dec, tar->buf, CHUNK);
 			if (n < 0)
-				return err_set(e, -EIO, "cannot read layer '%s': %s", label,
+				return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label),
 					       archive_error_string(tar->dec));
 			if (n == 0)
 				break;
@@ -221,7 +224,7 @@ static int extract_into(struct archive *tar, int tmpfd, struct layer_result *res
 	if (treefd < 0)
 		return err_sys(e, -errno, "cannot open temp layer tree");
 	int r = extract_layer(tar, treefd, m, st, e);
-	if (r < 0 && e && e->msg[0]) {
+	if (r < 0 && e && e->msg[0] && *label) {
 		char inner[sizeof(e->msg)];
 		snprintf(inner, sizeof(inner), "%s", e->msg);
 		e->msg[0] = '\0';
@@ -344,7 +347,7 @@ int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned
 			return r;
 		struct archive_entry *ae;
 		if (archive_read_next_header(dec, &ae) != ARCHIVE_OK)
-			return err_set(e, -EIO, "cannot read layer '%s': %s", label,
+			return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label),
 				       archive_error_string(dec));
 		r = open_stage(ta, &tar, tar_read_cb, label, e);
 	} else {
