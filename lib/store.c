@@ -143,7 +143,13 @@ int store_open(const char *root, bool create, struct store **out, struct errmsg 
 			return err_sys(e, *dirs[k].fd, "cannot open '%s/%s'", root, dirs[k].name);
 	}
 	if (create) {
-		int r = ensure_layout_files(s);
+		/* Under the lock: temp files of other commands are only ever
+		 * cleaned under it too. */
+		int r = store_lock(s, LOCK_EX, e);
+		if (r < 0)
+			return r;
+		r = ensure_layout_files(s);
+		store_unlock(s);
 		if (r < 0)
 			return err_sys(e, r, "cannot initialise store '%s'", root);
 	}
