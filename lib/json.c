@@ -554,14 +554,24 @@ struct json *json_clone(const struct json *j)
 		json_free(c);
 		return json_new_stringn(j->s, j->slen);
 	}
+	/* Member by member, duplicates included: an exact copy. */
+	if (j->n && reserve(c, j->n) < 0) {
+		json_free(c);
+		return NULL;
+	}
 	for (size_t k = 0; k < j->n; k++) {
-		int r = j->type == JSON_OBJECT
-			? json_object_set(c, j->keys[k], json_clone(j->items[k]))
-			: json_array_push(c, json_clone(j->items[k]));
-		if (r < 0) {
+		struct json *item = json_clone(j->items[k]);
+		char *key = j->type == JSON_OBJECT ? strdup(j->keys[k]) : NULL;
+		if (!item || (j->type == JSON_OBJECT && !key)) {
+			json_free(item);
+			free(key);
 			json_free(c);
 			return NULL;
 		}
+		c->items[c->n] = item;
+		if (key)
+			c->keys[c->n] = key;
+		c->n++;
 	}
 	return c;
 }
