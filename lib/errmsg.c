@@ -5,6 +5,7 @@
 
 #include "errmsg.h"
 
+__attribute__((format(printf, 4, 0)))
 static int vset(struct errmsg *e, int r, int with_reason, const char *fmt, va_list ap)
 {
 	if (!e || e->msg[0])
