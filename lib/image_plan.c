@@ -224,6 +224,8 @@ static int oci_image(struct image_source *src, const char *mdigest, const char *
 	if (r < 0)
 		return r;
 	const char *cdigest = json_get_str(json_get_object(m, "config"), "digest");
+	int64_t csize = -1;
+	json_get_int(json_get_object(m, "config"), "size", &csize);
 	const struct json *layers = json_get_array(m, "layers");
 	if (!cdigest || !layers)
 		return err_set(src->e, -EINVAL, "manifest '%s' has no config or layers", mdigest);
@@ -233,6 +235,9 @@ static int oci_image(struct image_source *src, const char *mdigest, const char *
 		r = load_config(src, p, path, cdigest, &cfg);
 	if (r < 0)
 		return r;
+	if (csize >= 0 && (uint64_t)csize != p->config_len)
+		return err_set(src->e, -EBADMSG, "config '%s' has %zu bytes, manifest says %lld",
+			       cdigest, p->config_len, (long long)csize);
 	p->layers = calloc(layers->n ? layers->n : 1, sizeof(*p->layers));
 	if (!p->layers)
 		return -ENOMEM;
