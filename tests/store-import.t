@@ -40,6 +40,23 @@ same_tree t/docker:v2.0.0 "docker-archive: merged layers equal umoci unpack"
 is "$("$LAYERCTL" inspect --json t/docker:v2.0.0 | jq -r .id)" \
    "$("$LAYERCTL" inspect --json t/oci:v2.0.0 | jq -r .id)" "docker-archive keeps the config digest"
 
+# The classic docker save layout with real <id>/layer.tar files ("./"
+# names), and the Docker 25+ one (OCI blobs named by manifest.json).
+rm -rf "$WORK/dx"; mkdir "$WORK/dx"
+tar -xf "$WORK/d.tar" -C "$WORK/dx" && (cd "$WORK/dx" && tar -chf "$WORK/classic.tar" ./manifest.json ./repositories $(ls | grep -v -e manifest.json -e repositories))
+check "import of a classic docker save archive" "$LAYERCTL" import "$WORK/classic.tar" t/classic:v2.0.0
+same_tree t/classic:v2.0.0 "classic docker save: merged layers equal umoci unpack"
+rm -rf "$WORK/d25"
+skopeo copy -q --dest-decompress oci:"$OCI":v2 oci:"$WORK/d25":v2 >/dev/null 2>&1
+m=$(jq -r '.manifests[0].digest' "$WORK/d25/index.json" | cut -c8-)
+jq -c --arg m "$m" '[{Config: ("blobs/sha256/" + (.config.digest | sub("sha256:"; ""))),
+	RepoTags: ["t/docker25:v2.0.0"],
+	Layers: [.layers[].digest | "blobs/sha256/" + sub("sha256:"; "")]}]' \
+	"$WORK/d25/blobs/sha256/$m" > "$WORK/d25/manifest.json"
+(cd "$WORK/d25" && tar -cf "$WORK/d25.tar" blobs oci-layout index.json manifest.json)
+check "import of a Docker 25+ save archive" "$LAYERCTL" import "$WORK/d25.tar"
+same_tree t/docker25:v2.0.0 "Docker 25+ archive: merged layers equal umoci unpack"
+
 skopeo copy -q oci:"$OCI":v2 oci-archive:"$WORK/o.tar":v2 >/dev/null 2>&1
 check "import of an oci-archive from standard input" \
 	sh -c "'$LAYERCTL' import - t/ociarch:v2.0.0 < '$WORK/o.tar'"
@@ -61,6 +78,19 @@ rm -rf "$WORK/rl"
 umoci unpack --rootless --image "$OCI:v2" "$WORK/rl" >/dev/null 2>&1 &&
 	umoci repack --image "$OCI:rl" "$WORK/rl" >/dev/null 2>&1
 check "import of a rootless-unpacked, repacked image" "$LAYERCTL" import "$OCI" 
+
+# xattrs from PAX SCHILY.xattr records.
+mkdir -p "$WORK/xa"; printf 'x\n' > "$WORK/xa/file"
+if setfattr -n user.layerctl.test -v hello "$WORK/xa/file" 2>/dev/null &&
+   setfattr -n trusted.layerctl.test -v root "$WORK/xa/file" 2>/dev/null; then
+	(cd "$WORK/xa" && tar --xattrs --xattrs-include='*' -cf "$WORK/xa.tar" file)
+	"$LAYERCTL" import -q "$WORK/xa.tar" t/xattr:v1.0.0 >/dev/null
+	t=$STORE/layers/$(image_diff_ids t/xattr:v1.0.0 | cut -c8-)/tree
+	is "$(getfattr --only-values -n user.layerctl.test "$t/file" 2>/dev/null)/$(getfattr --only-values -n trusted.layerctl.test "$t/file" 2>/dev/null)" \
+		"hello/root" "user.* and trusted.* xattrs are kept"
+else
+	tap_skip "xattrs are kept" "this file system takes no user/trusted xattrs"
+fi
 
 check "verify passes on the whole store" "$LAYERCTL" verify
 
