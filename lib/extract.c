@@ -39,31 +39,7 @@ struct extractor {
 
 int normalize_entry_path(const char *in, char **out)
 {
-	size_t len = strlen(in);
-	_cleanup_free_ char *res = malloc(len + 1);
-	if (!res)
-		return -ENOMEM;
-	size_t o = 0;
-	const char *p = in;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		const char *c = p;
-		while (*p && *p != '/')
-			p++;
-		size_t n = (size_t)(p - c);
-		if (n == 0 || (n == 1 && c[0] == '.'))
-			continue;
-		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return -EINVAL;
-		if (o)
-			res[o++] = '/';
-		memcpy(res + o, c, n);
-		o += n;
-	}
-	res[o] = '\0';
-	*out = TAKE_PTR(res);
-	return 0;
+	return path_normalize(in, false, out);
 }
 
 static void drop_cache(struct extractor *x)

@@ -25,22 +25,40 @@ int open_dir_beneath(int dirfd, const char *path, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-static int rm_children(int fd, uint64_t *freed, int depth)
+int opendir_at(int dirfd, DIR **out)
+{
+	int fd = dup(dirfd);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	/* The fd may have been read before: start from the top. */
+	rewinddir(d);
+	*out = d;
+	return 0;
+}
+
+static bool dot_or_dotdot(const char *n)
+{
+	return n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'));
+}
+
+/* The contents of directory FD: removed (REMOVE) or only counted.  Bytes
+ * of files are added to *BYTES (hardlinked ones shared out). */
+static int tree_pass(int fd, bool remove, uint64_t *bytes, int depth)
 {
 	if (depth > 4096)
 		return -ELOOP;
-	int dfd = dup(fd);
-	if (dfd < 0)
-		return -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
+	_cleanup_closedir_ DIR *d = NULL;
+	int r = opendir_at(fd, &d);
+	if (r < 0)
+		return r;
 	struct dirent *de;
-	int r = 0;
 	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (dot_or_dotdot(de->d_name))
 			continue;
 		struct stat st;
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -49,103 +67,100 @@ static int rm_children(int fd, uint64_t *freed, int depth)
 			return -errno;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if ((st.st_mode & 0700) != 0700)
+			if (remove && (st.st_mode & 0700) != 0700)
 				fchmodat(fd, de->d_name, 0700, 0);
 			_cleanup_close_ int sub = openat(fd, de->d_name,
 				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
 				return -errno;
-			r = rm_children(sub, freed, depth + 1);
+			r = tree_pass(sub, remove, bytes, depth + 1);
 			if (r < 0)
 				return r;
-			if (unlinkat(fd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-				return -errno;
-		} else {
-			if (unlinkat(fd, de->d_name, 0) < 0) {
-				if (errno == ENOENT)
-					continue;
-				return -errno;
-			}
-			if (freed && S_ISREG(st.st_mode) && st.st_nlink == 1)
-				*freed += (uint64_t)st.st_blocks * 512;
 		}
+		if (remove && unlinkat(fd, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		if (bytes)
+			*bytes += (uint64_t)st.st_blocks * 512 / (st.st_nlink ? st.st_nlink : 1);
 	}
+	return 0;
+}
+
+/* NAME itself and, for a directory, its contents. */
+static int tree_at(int dirfd, const char *name, bool remove, uint64_t *bytes)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT && remove ? 0 : -errno;
+	uint64_t total = (uint64_t)st.st_blocks * 512 / (st.st_nlink ? st.st_nlink : 1);
+	if (S_ISDIR(st.st_mode)) {
+		if (remove && (st.st_mode & 0700) != 0700)
+			fchmodat(dirfd, name, 0700, 0);
+		_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		int r = tree_pass(fd, remove, &total, 0);
+		if (r < 0)
+			return r;
+	}
+	if (remove && unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT)
+		return -errno;
+	if (bytes)
+		*bytes += total;
 	return 0;
 }
 
 int rm_rf_at(int dirfd, const char *name, uint64_t *freed)
 {
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(dirfd, name, 0) < 0)
-			return errno == ENOENT ? 0 : -errno;
-		if (freed && S_ISREG(st.st_mode) && st.st_nlink == 1)
-			*freed += (uint64_t)st.st_blocks * 512;
-		return 0;
-	}
-	if ((st.st_mode & 0700) != 0700)
-		fchmodat(dirfd, name, 0700, 0);
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = rm_children(fd, freed, 0);
-	if (r < 0)
-		return r;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-static int du_children(int fd, uint64_t *bytes, int depth)
-{
-	if (depth > 4096)
-		return -ELOOP;
-	int dfd = dup(fd);
-	if (dfd < 0)
-		return -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		struct stat st;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		*bytes += (uint64_t)st.st_blocks * 512 / (st.st_nlink ? st.st_nlink : 1);
-		if (S_ISDIR(st.st_mode)) {
-			_cleanup_close_ int sub = openat(fd, de->d_name,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0) {
-				int r = du_children(sub, bytes, depth + 1);
-				if (r < 0)
-					return r;
-			}
-		}
-	}
-	return 0;
+	return tree_at(dirfd, name, true, freed);
 }
 
 int du_at(int dirfd, const char *name, uint64_t *bytes)
 {
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	uint64_t total = (uint64_t)st.st_blocks * 512;
-	if (S_ISDIR(st.st_mode)) {
-		_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		int r = du_children(fd, &total, 0);
-		if (r < 0)
-			return r;
+	uint64_t total = 0;
+	int r = tree_at(dirfd, name, false, &total);
+	if (r == 0)
+		*bytes = total;
+	return r;
+}
+
+int path_normalize(const char *in, bool resolve_dotdot, char **out)
+{
+	size_t len = strlen(in);
+	_cleanup_free_ char *res = malloc(len + 1);
+	if (!res)
+		return -ENOMEM;
+	size_t o = 0;
+	const char *p = in;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *c = p;
+		while (*p && *p != '/')
+			p++;
+		size_t n = (size_t)(p - c);
+		if (n == 0 || (n == 1 && c[0] == '.'))
+			continue;
+		if (n == 2 && c[0] == '.' && c[1] == '.') {
+			if (!resolve_dotdot)
+				return -EINVAL;
+			if (o == 0)
+				return -EPERM;
+			while (o > 0 && res[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			continue;
+		}
+		if (o)
+			res[o++] = '/';
+		memcpy(res + o, c, n);
+		o += n;
 	}
-	*bytes = total;
+	res[o] = '\0';
+	*out = TAKE_PTR(res);
 	return 0;
 }
 

@@ -2,6 +2,8 @@
 #ifndef LAYERFS_FSUTIL_H
 #define LAYERFS_FSUTIL_H
 
+#include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +14,14 @@
 int rm_rf_at(int dirfd, const char *name, uint64_t *freed);
 /* Bytes a tree would free (sum of st_blocks*512 of files, counted once). */
 int du_at(int dirfd, const char *name, uint64_t *bytes);
+
+/* A DIR stream over DIRFD's directory (from its start), DIRFD left open. */
+int opendir_at(int dirfd, DIR **out);
+
+/* Normalise a relative path: leading "/", "." and empty components go.
+ * ".." is -EINVAL, or with RESOLVE_DOTDOT removes the previous component
+ * (-EPERM when that would leave the top). */
+int path_normalize(const char *in, bool resolve_dotdot, char **out);
 
 /* Read a whole regular file (at most MAX bytes, else -EFBIG). */
 int read_file_at(int dirfd, const char *path, size_t max, char **data, size_t *len);

@@ -64,22 +64,17 @@ static int collect_refs(const struct image_list *l, struct refset *rs)
 static int sweep(int dirfd, char **keep, size_t nkeep, bool dry_run, uint64_t *count,
 		 uint64_t *bytes)
 {
-	int fd = dup(dirfd);
-	if (fd < 0)
-		return -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
+	_cleanup_closedir_ DIR *d = NULL;
+	int r = opendir_at(dirfd, &d);
+	if (r < 0)
+		return r;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    listed(keep, nkeep, de->d_name))
 			continue;
 		uint64_t b = 0;
-		int r = dry_run ? du_at(dirfd, de->d_name, &b) : rm_rf_at(dirfd, de->d_name, &b);
+		r = dry_run ? du_at(dirfd, de->d_name, &b) : rm_rf_at(dirfd, de->d_name, &b);
 		if (r < 0)
 			return r;
 		*bytes += b;

@@ -1,5 +1,6 @@
 /* Committing an import into the store (see image_commit.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -19,23 +20,48 @@ void import_result_free(struct import_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int index_remove_ref(struct json *index, const char *ref)
+/* Remove the index entries MATCH accepts; returns how many. */
+static int index_remove_if(struct json *index, bool (*match)(const struct json *d, const char *arg),
+			   const char *arg)
 {
 	struct json *ms = (struct json *)json_get_array(index, "manifests");
 	int removed = 0;
 	for (size_t k = 0; ms && k < ms->n;) {
-		const char *name = json_get_str(json_get_object(ms->items[k], "annotations"),
-						STORE_REF_ANNOTATION);
-		if (name && !strcmp(name, ref)) {
-			json_free(ms->items[k]);
-			memmove(ms->items + k, ms->items + k + 1, (ms->n - k - 1) * sizeof(*ms->items));
-			ms->n--;
+		if (match(ms->items[k], arg)) {
+			json_remove_at(ms, k);
 			removed++;
-			continue;
+		} else {
+			k++;
 		}
-		k++;
 	}
 	return removed;
+}
+
+static bool has_ref(const struct json *d, const char *ref)
+{
+	const char *name = json_get_str(json_get_object(d, "annotations"), STORE_REF_ANNOTATION);
+	return name && !strcmp(name, ref);
+}
+
+static bool has_digest(const struct json *d, const char *digest)
+{
+	const char *dg = json_get_str(d, "digest");
+	return dg && !strcmp(dg, digest);
+}
+
+static bool untagged_digest(const struct json *d, const char *digest)
+{
+	return has_digest(d, digest) && !json_get_object(d, "annotations");
+}
+
+int index_remove_ref(struct json *index, const char *ref)
+{
+	return index_remove_if(index, has_ref, ref);
+}
+
+int index_remove_image(struct json *index, const char *manifest_digest)
+{
+	return index_remove_if(index, has_digest, manifest_digest);
 }
 
 /* REF NULL adds the image untagged, unless the index already has it. */
@@ -47,23 +73,12 @@ int index_add_ref(struct json *index, const char *ref, const char *manifest_dige
 		return -EINVAL;
 	if (ref) {
 		index_remove_ref(index, ref);
+		/* An untagged entry of the same image is superseded by a name. */
+		index_remove_if(index, untagged_digest, manifest_digest);
 	} else {
-		for (size_t k = 0; k < ms->n; k++) {
-			const char *d = json_get_str(ms->items[k], "digest");
-			if (d && !strcmp(d, manifest_digest))
+		for (size_t k = 0; k < ms->n; k++)
+			if (has_digest(ms->items[k], manifest_digest))
 				return 0;
-		}
-	}
-	/* An untagged entry of the same image is superseded by a name. */
-	for (size_t k = 0; ref && k < ms->n;) {
-		const char *d = json_get_str(ms->items[k], "digest");
-		if (d && !strcmp(d, manifest_digest) && !json_get_object(ms->items[k], "annotations")) {
-			json_free(ms->items[k]);
-			memmove(ms->items + k, ms->items + k + 1, (ms->n - k - 1) * sizeof(*ms->items));
-			ms->n--;
-			continue;
-		}
-		k++;
 	}
 	struct json *d = json_new_object();
 	if (!d)

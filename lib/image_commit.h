@@ -15,5 +15,7 @@ int index_add_ref(struct json *index, const char *ref, const char *manifest_dige
 		  const char *media_type, int64_t size);
 /* Remove the entries naming REF; returns how many. */
 int index_remove_ref(struct json *index, const char *ref);
+/* Remove every entry of the manifest DIGEST (all its names). */
+int index_remove_image(struct json *index, const char *manifest_digest);
 
 #endif

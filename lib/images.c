@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "images.h"
 
 void strv_free(char **v, size_t n)
@@ -162,15 +163,10 @@ static int cmp_str(const void *a, const void *b)
 
 int layers_list(struct store *s, char ***ids, size_t *n)
 {
-	int fd = dup(s->layersfd);
-	if (fd < 0)
-		return -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
+	_cleanup_closedir_ DIR *d = NULL;
+	int r = opendir_at(s->layersfd, &d);
+	if (r < 0)
+		return r;
 	char **v = NULL;
 	size_t c = 0;
 	struct dirent *de;

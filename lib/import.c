@@ -213,42 +213,6 @@ static int entry_next(void *ctx, const void **buf, size_t *len, struct errmsg *e
 	return 0;
 }
 
-/* Lexically resolve "." and ".." in an archive path; going above the
- * archive's top is -EPERM. */
-static int resolve_dotdot(const char *in, char **out)
-{
-	_cleanup_free_ char *res = malloc(strlen(in) + 1);
-	if (!res)
-		return -ENOMEM;
-	size_t o = 0;
-	for (const char *p = in; *p;) {
-		while (*p == '/')
-			p++;
-		const char *c = p;
-		while (*p && *p != '/')
-			p++;
-		size_t n = (size_t)(p - c);
-		if (n == 0 || (n == 1 && c[0] == '.'))
-			continue;
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			if (o == 0)
-				return -EPERM;
-			while (o > 0 && res[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-			continue;
-		}
-		if (o)
-			res[o++] = '/';
-		memcpy(res + o, c, n);
-		o += n;
-	}
-	res[o] = '\0';
-	*out = TAKE_PTR(res);
-	return 0;
-}
-
 static int archive_entry_item(struct import_ctx *c, struct archive *a, struct archive_entry *ae)
 {
 	_cleanup_free_ char *path = NULL;
@@ -274,7 +238,7 @@ static int archive_entry_item(struct import_ctx *c, struct archive *a, struct ar
 				     slash && t[0] != '/' ? "/" : "", t) < 0)
 				target = NULL;
 		}
-		if (!target || resolve_dotdot(target, &it->alias) < 0)
+		if (!target || path_normalize(target, true, &it->alias) < 0)
 			return err_set(c->e, -EPERM, "link '%s' in the archive points outside it", path);
 		return 0;
 	}

@@ -514,19 +514,28 @@ int json_object_set(struct json *obj, const char *key, struct json *val)
 	return 0;
 }
 
+void json_remove_at(struct json *j, size_t idx)
+{
+	if (idx >= j->n)
+		return;
+	json_free(j->items[idx]);
+	memmove(j->items + idx, j->items + idx + 1, (j->n - idx - 1) * sizeof(*j->items));
+	if (j->keys) {
+		free(j->keys[idx]);
+		memmove(j->keys + idx, j->keys + idx + 1, (j->n - idx - 1) * sizeof(*j->keys));
+	}
+	j->n--;
+}
+
 int json_object_del(struct json *obj, const char *key)
 {
 	if (!obj || obj->type != JSON_OBJECT)
 		return -EINVAL;
 	for (size_t k = 0; k < obj->n; k++) {
-		if (strcmp(obj->keys[k], key) != 0)
-			continue;
-		json_free(obj->items[k]);
-		free(obj->keys[k]);
-		memmove(obj->items + k, obj->items + k + 1, (obj->n - k - 1) * sizeof(*obj->items));
-		memmove(obj->keys + k, obj->keys + k + 1, (obj->n - k - 1) * sizeof(*obj->keys));
-		obj->n--;
-		return 0;
+		if (strcmp(obj->keys[k], key) == 0) {
+			json_remove_at(obj, k);
+			return 0;
+		}
 	}
 	return -ENOENT;
 }

@@ -65,6 +65,8 @@ struct json *json_new_object(void);
 int json_array_push(struct json *arr, struct json *val);
 int json_object_set(struct json *obj, const char *key, struct json *val);
 int json_object_del(struct json *obj, const char *key);
+/* Remove (and free) item IDX of an array or object. */
+void json_remove_at(struct json *j, size_t idx);
 /* Shorthands for json_object_set with a new scalar. */
 int json_set_str(struct json *obj, const char *key, const char *s);
 int json_set_int(struct json *obj, const char *key, int64_t i);

@@ -196,15 +196,10 @@ int store_mktemp(struct store *s, const char *prefix, char **name, int *fdp, str
 
 int store_clean_temp(struct store *s, bool dry_run, uint64_t *freed, uint64_t *count)
 {
-	int dfd = dup(s->tmpfd);
-	if (dfd < 0)
-		return -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	rewinddir(d);
+	_cleanup_closedir_ DIR *d = NULL;
+	int r = opendir_at(s->tmpfd, &d);
+	if (r < 0)
+		return r;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -214,7 +209,7 @@ int store_clean_temp(struct store *s, bool dry_run, uint64_t *freed, uint64_t *c
 		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
 			continue;
 		uint64_t bytes = 0;
-		int r = dry_run ? du_at(s->tmpfd, de->d_name, &bytes)
+		r = dry_run ? du_at(s->tmpfd, de->d_name, &bytes)
 				: rm_rf_at(s->tmpfd, de->d_name, &bytes);
 		if (r < 0)
 			return r;

@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "digest.h"
+#include "fsutil.h"
 #include "images.h"
 #include "layer_manifest.h"
 #include "override_stat.h"
@@ -150,14 +151,10 @@ static int walk(struct tree_check *t, int dirfd, const char *prefix, int depth)
 {
 	if (depth > 4096)
 		return -ELOOP;
-	int fd = dup(dirfd);
-	if (fd < 0)
-		return -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
+	_cleanup_closedir_ DIR *d = NULL;
+	int rc = opendir_at(dirfd, &d);
+	if (rc < 0)
+		return rc;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -177,7 +174,7 @@ static int walk(struct tree_check *t, int dirfd, const char *prefix, int depth)
 			report(t->r, obj_name(t, path), "cannot open: %s", strerror(errno));
 			continue;
 		}
-		int rc = walk(t, sub, path, depth + 1);
+		rc = walk(t, sub, path, depth + 1);
 		if (rc < 0)
 			return rc;
 	}
@@ -259,15 +256,9 @@ static int verify_images(struct store *s, struct verify_report *r, struct errmsg
 int verify_store(struct store *s, struct verify_report *r, struct errmsg *e)
 {
 	int rc = verify_images(s, r, e);
-	int fd = dup(s->blobsfd);
-	if (fd < 0)
-		return -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
+	_cleanup_closedir_ DIR *d = NULL;
+	if (rc == 0)
+		rc = opendir_at(s->blobsfd, &d);
 	struct dirent *de;
 	while (rc == 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.')

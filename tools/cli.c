@@ -11,24 +11,72 @@
 
 struct cli_globals cli;
 
-int cli_common_opt(const struct command *cmd, int c, const char *arg)
+int cli_parse(const struct command *cmd, int argc, char **argv, const struct cli_flag *flags)
 {
-	switch (c) {
-	case 'R':
-		cli.root = arg;
-		return -2;
-	case 'q':
-		cli.quiet = true;
-		return -2;
-	case 'h':
-		fputs(cmd->usage, stdout);
-		return 0;
-	case '?':
-		fprintf(stderr, "Try 'layerctl %s --help'.\n", cmd->name);
-		return EXIT_USAGE;
-	default:
-		return -1;
+	struct option opts[16] = {
+		{ "root", required_argument, NULL, 'R' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	char shorts[32] = "+hq";
+	size_t n = 3;
+	for (size_t k = 0; flags && flags[k].name && n + 1 < ARRAY_SIZE(opts); k++, n++) {
+		/* Flags answer with 0x100 + their index, or their short letter. */
+		int val = flags[k].shortopt ? flags[k].shortopt : 0x100 + (int)k;
+		opts[n] = (struct option){ flags[k].name, no_argument, NULL, val };
+		if (flags[k].shortopt && strlen(shorts) + 2 < sizeof(shorts))
+			strncat(shorts, &flags[k].shortopt, 1);
 	}
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+		switch (c) {
+		case 'R':
+			cli.root = optarg;
+			continue;
+		case 'q':
+			cli.quiet = true;
+			continue;
+		case 'h':
+			fputs(cmd->usage, stdout);
+			return 0;
+		case '?':
+			fprintf(stderr, "Try 'layerctl %s --help'.\n", cmd->name);
+			return EXIT_USAGE;
+		default:
+			break;
+		}
+		for (size_t k = 0; flags && flags[k].name; k++)
+			if (c == (flags[k].shortopt ? flags[k].shortopt : 0x100 + (int)k))
+				*flags[k].set = true;
+	}
+	return -1;
+}
+
+int cli_session_open(struct cli_session *cs, int lock, bool want_index, const char *what)
+{
+	memset(cs, 0, sizeof(*cs));
+	if (cli_open_store(true, &cs->s))
+		return 1;
+	struct errmsg e = { { 0 } };
+	int r = store_lock(cs->s, lock, &e);
+	if (r == 0)
+		r = images_load(cs->s, &cs->images, &e);
+	if (r == 0 && want_index)
+		r = store_read_index(cs->s, &cs->index, &e);
+	if (r < 0) {
+		cli_session_close(cs);
+		return cli_fail("cannot %s: %s", what, err_text(&e, r));
+	}
+	return 0;
+}
+
+void cli_session_close(struct cli_session *cs)
+{
+	images_free(&cs->images);
+	json_free(cs->index);
+	store_close(cs->s);
+	memset(cs, 0, sizeof(*cs));
 }
 
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "errmsg.h"
+#include "images.h"
 #include "store.h"
 
 #define EXIT_USAGE 2
@@ -25,15 +26,30 @@ struct cli_globals {
 };
 extern struct cli_globals cli;
 
-/* Options every command accepts, for getopt_long tables. */
-#define CLI_COMMON_OPTS \
-	{ "root", required_argument, NULL, 'R' }, \
-	{ "quiet", no_argument, NULL, 'q' }, \
-	{ "help", no_argument, NULL, 'h' }
+/* A boolean option of one command (--NAME, or -SHORT when not 0). */
+struct cli_flag {
+	const char *name;
+	char shortopt;
+	bool *set;
+};
 
-/* Handle a common option C for command CMD: returns -1 when C is not one,
- * else the exit code to return now (0 after --help) or -2 to go on. */
-int cli_common_opt(const struct command *cmd, int c, const char *arg);
+/* Parse the options of CMD: --root, --quiet, --help and FLAGS (ended by
+ * a NULL name, or FLAGS NULL).  Returns -1 with optind at the first
+ * operand, or the exit code to return now (0 after --help, 2 on bad
+ * usage). */
+int cli_parse(const struct command *cmd, int argc, char **argv, const struct cli_flag *flags);
+
+/* What most commands work on: the store, locked, and its images. */
+struct cli_session {
+	struct store *s;
+	struct image_list images;
+	struct json *index;        /* only when asked for */
+};
+/* Open the store, lock it (LOCK_SH or LOCK_EX), load the images and, with
+ * WANT_INDEX, index.json.  On failure prints "cannot WHAT: reason" and
+ * returns 1. */
+int cli_session_open(struct cli_session *cs, int lock, bool want_index, const char *what);
+void cli_session_close(struct cli_session *cs);
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* One lowercase line on stderr; returns 1. */

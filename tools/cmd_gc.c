@@ -8,19 +8,11 @@
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { "dry-run", no_argument, NULL, 'n' },
-					      { NULL, 0, NULL, 0 } };
 	bool dry = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+hqn", opts, NULL)) != -1) {
-		if (c == 'n') {
-			dry = true;
-			continue;
-		}
-		int r = cli_common_opt(&cmd_gc, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	const struct cli_flag flags[] = { { "dry-run", 'n', &dry }, { NULL, 0, NULL } };
+	int rc = cli_parse(&cmd_gc, argc, argv, flags);
+	if (rc >= 0)
+		return rc;
 	if (optind != argc)
 		return cli_usage_error(&cmd_gc, "takes no arguments");
 	_cleanup_store_ struct store *s = NULL;

@@ -68,32 +68,19 @@ static void print_row(const char *name, const struct image_info *i, const struct
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { "json", no_argument, NULL, 'j' },
-					      { NULL, 0, NULL, 0 } };
 	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = true;
-			continue;
-		}
-		int r = cli_common_opt(&cmd_images, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	const struct cli_flag flags[] = { { "json", 0, &json }, { NULL, 0, NULL } };
+	int rc = cli_parse(&cmd_images, argc, argv, flags);
+	if (rc >= 0)
+		return rc;
 	if (optind != argc)
 		return cli_usage_error(&cmd_images, "takes no arguments");
-	_cleanup_store_ struct store *s = NULL;
-	if (cli_open_store(true, &s))
+	struct cli_session cs;
+	if (cli_session_open(&cs, LOCK_SH, false, "list images"))
 		return 1;
-	struct errmsg e = { { 0 } };
-	struct image_list l = { 0 };
-	int r = store_lock(s, LOCK_SH, &e);
-	if (r == 0)
-		r = images_load(s, &l, &e);
-	if (r < 0)
-		return cli_fail("cannot list images: %s", err_text(&e, r));
-	int rc = 0;
+	struct store *s = cs.s;
+	const struct image_list l = cs.images;
+	rc = 0;
 	if (json) {
 		rc = print_json(s, &l);
 	} else {
@@ -107,7 +94,7 @@ static int run(int argc, char **argv)
 				print_row(l.v[k].refs[j], &l.v[k], &t);
 		}
 	}
-	images_free(&l);
+	cli_session_close(&cs);
 	return rc;
 }
 

@@ -10,13 +10,9 @@
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	int c;
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(&cmd_import, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	int rc = cli_parse(&cmd_import, argc, argv, NULL);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind < 1 || argc - optind > 2)
 		return cli_usage_error(&cmd_import, "expects FILE|DIR|- and an optional NAME:TAG");
 	const char *input = argv[optind];

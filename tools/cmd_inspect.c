@@ -150,33 +150,21 @@ static int inspect_layer(struct store *s, const struct image_list *l, const char
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { "json", no_argument, NULL, 'j' },
-					      { NULL, 0, NULL, 0 } };
 	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = true;
-			continue;
-		}
-		int r = cli_common_opt(&cmd_inspect, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	const struct cli_flag flags[] = { { "json", 0, &json }, { NULL, 0, NULL } };
+	int rc = cli_parse(&cmd_inspect, argc, argv, flags);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind != 1)
 		return cli_usage_error(&cmd_inspect, "expects one IMAGE or LAYER");
 	const char *q = argv[optind];
-	_cleanup_store_ struct store *s = NULL;
-	if (cli_open_store(true, &s))
+	struct cli_session cs;
+	if (cli_session_open(&cs, LOCK_SH, false, "inspect"))
 		return 1;
+	struct store *s = cs.s;
+	const struct image_list l = cs.images;
 	struct errmsg e = { { 0 } };
-	struct image_list l = { 0 };
-	int r = store_lock(s, LOCK_SH, &e);
-	if (r == 0)
-		r = images_load(s, &l, &e);
-	if (r < 0)
-		return cli_fail("cannot inspect '%s': %s", q, err_text(&e, r));
-	int rc;
+	int r;
 	int idx = image_find(&l, q, &e);
 	if (idx >= 0) {
 		_cleanup_json_ struct json *o = image_json(s, &l.v[idx]);
@@ -199,7 +187,7 @@ static int run(int argc, char **argv)
 		else
 			rc = cli_fail("cannot inspect '%s': %s", q, idx != -ENOENT ? e.msg : le.msg);
 	}
-	images_free(&l);
+	cli_session_close(&cs);
 	return rc;
 }
 

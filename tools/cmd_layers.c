@@ -1,4 +1,5 @@
 /* layerctl layers [--json] */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -21,39 +22,29 @@ static size_t users(const struct image_list *l, const char *diff_id)
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { "json", no_argument, NULL, 'j' },
-					      { NULL, 0, NULL, 0 } };
 	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = true;
-			continue;
-		}
-		int r = cli_common_opt(&cmd_layers, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	const struct cli_flag flags[] = { { "json", 0, &json }, { NULL, 0, NULL } };
+	int rc = cli_parse(&cmd_layers, argc, argv, flags);
+	if (rc >= 0)
+		return rc;
 	if (optind != argc)
 		return cli_usage_error(&cmd_layers, "takes no arguments");
-	_cleanup_store_ struct store *s = NULL;
-	if (cli_open_store(true, &s))
+	struct cli_session cs;
+	if (cli_session_open(&cs, LOCK_SH, false, "list layers"))
 		return 1;
-	struct errmsg e = { { 0 } };
-	struct image_list l = { 0 };
+	struct store *s = cs.s;
+	const struct image_list l = cs.images;
 	char **ids = NULL;
 	size_t n = 0;
-	int r = store_lock(s, LOCK_SH, &e);
-	if (r == 0)
-		r = images_load(s, &l, &e);
-	if (r == 0)
-		r = layers_list(s, &ids, &n);
-	if (r < 0)
-		return cli_fail("cannot list layers: %s", err_text(&e, r));
+	int r = layers_list(s, &ids, &n);
+	if (r < 0) {
+		cli_session_close(&cs);
+		return cli_fail("cannot list layers: %s", strerror(-r));
+	}
 	_cleanup_json_ struct json *arr = json ? json_new_array() : NULL;
 	if (!json)
 		printf("%-12s %10s %8s %6s  %s\n", "DIFF ID", "SIZE", "FILES", "IMAGES", "CREATED");
-	int rc = 0;
+	rc = 0;
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		struct layer_summary sum = { 0 };
 		struct errmsg le = { { 0 } };
@@ -85,7 +76,7 @@ static int run(int argc, char **argv)
 	if (json && rc == 0)
 		rc = cli_print_json(arr) ? 1 : 0;
 	strv_free(ids, n);
-	images_free(&l);
+	cli_session_close(&cs);
 	return rc;
 }
 

@@ -10,22 +10,6 @@
 #include "image_commit.h"
 #include "images.h"
 
-/* Drop every index entry of the manifest DIGEST. */
-static void index_remove_image(struct json *index, const char *digest)
-{
-	struct json *ms = (struct json *)json_get_array(index, "manifests");
-	for (size_t k = 0; ms && k < ms->n;) {
-		const char *d = json_get_str(ms->items[k], "digest");
-		if (d && !strcmp(d, digest)) {
-			json_free(ms->items[k]);
-			memmove(ms->items + k, ms->items + k + 1, (ms->n - k - 1) * sizeof(*ms->items));
-			ms->n--;
-			continue;
-		}
-		k++;
-	}
-}
-
 static bool is_ref_of(const struct image_info *i, const char *q)
 {
 	for (size_t k = 0; k < i->nrefs; k++)
@@ -67,43 +51,28 @@ static int remove_one(struct store *s, struct image_list *l, struct json *index,
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { "force", no_argument, NULL, 'f' },
-					      { NULL, 0, NULL, 0 } };
 	bool force = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+hqf", opts, NULL)) != -1) {
-		if (c == 'f') {
-			force = true;
-			continue;
-		}
-		int r = cli_common_opt(&cmd_rm, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	const struct cli_flag flags[] = { { "force", 'f', &force }, { NULL, 0, NULL } };
+	int rc = cli_parse(&cmd_rm, argc, argv, flags);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind < 1)
 		return cli_usage_error(&cmd_rm, "expects IMAGE...");
-	_cleanup_store_ struct store *s = NULL;
-	if (cli_open_store(true, &s))
+	struct cli_session cs;
+	if (cli_session_open(&cs, LOCK_EX, true, "remove images"))
 		return 1;
-	struct errmsg e = { { 0 } };
-	struct image_list l = { 0 };
-	_cleanup_json_ struct json *index = NULL;
-	int r = store_lock(s, LOCK_EX, &e);
-	if (r == 0)
-		r = images_load(s, &l, &e);
-	if (r == 0)
-		r = store_read_index(s, &index, &e);
-	if (r < 0)
-		return cli_fail("cannot remove images: %s", err_text(&e, r));
-	int rc = 0;
+	rc = 0;
 	for (int k = optind; k < argc; k++)
-		rc |= remove_one(s, &l, index, argv[k], force);
-	images_free(&l);
-	if (store_write_index(s, index, &e) < 0)
+		rc |= remove_one(cs.s, &cs.images, cs.index, argv[k], force);
+	struct errmsg e = { { 0 } };
+	if (store_write_index(cs.s, cs.index, &e) < 0) {
+		cli_session_close(&cs);
 		return cli_fail("cannot remove images: %s", e.msg);
+	}
 	/* Layers and blobs no image uses any more go now. */
 	struct gc_stats st;
-	r = gc_collect(s, false, &st, &e);
+	int r = gc_collect(cs.s, false, &st, &e);
+	cli_session_close(&cs);
 	if (r < 0)
 		return cli_fail("images removed, but %s", err_text(&e, r));
 	char sz[32];

@@ -49,19 +49,11 @@ static const char *manifest_type(const struct image_info *i)
 
 static int tag_run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { "git", no_argument, NULL, 'g' },
-					      { NULL, 0, NULL, 0 } };
 	bool git = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-		if (c == 'g') {
-			git = true;
-			continue;
-		}
-		int r = cli_common_opt(&cmd_tag, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	const struct cli_flag flags[] = { { "git", 0, &git }, { NULL, 0, NULL } };
+	int rc = cli_parse(&cmd_tag, argc, argv, flags);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind != 2)
 		return cli_usage_error(&cmd_tag, "expects IMAGE and NAME:TAG");
 	const char *image = argv[optind], *want = argv[optind + 1];
@@ -84,27 +76,22 @@ static int tag_run(int argc, char **argv)
 		return cli_usage_error(&cmd_tag, "%s", e.msg);
 	if (!strcmp(ref_tag(ref), "latest"))
 		cli_warn("tagging '%s': 'latest' is a moving target; prefer a version or commit tag", ref);
-	_cleanup_store_ struct store *s = NULL;
-	if (cli_open_store(true, &s))
+	struct cli_session cs;
+	if (cli_session_open(&cs, LOCK_EX, true, "tag"))
 		return 1;
-	struct image_list l = { 0 };
-	_cleanup_json_ struct json *index = NULL;
-	int r = store_lock(s, LOCK_EX, &e);
-	if (r == 0)
-		r = images_load(s, &l, &e);
-	int idx = r == 0 ? image_find(&l, image, &e) : r;
+	int idx = image_find(&cs.images, image, &e);
 	int64_t size = 0;
+	int r = idx;
 	if (idx >= 0)
-		r = manifest_size(s, l.v[idx].manifest_digest, &size);
-	if (idx >= 0 && r == 0)
-		r = store_read_index(s, &index, &e);
-	if (idx >= 0 && r == 0)
-		r = index_add_ref(index, ref, l.v[idx].manifest_digest, manifest_type(&l.v[idx]), size);
-	if (idx >= 0 && r == 0)
-		r = store_write_index(s, index, &e);
-	images_free(&l);
-	if (idx < 0 || r < 0)
-		return cli_fail("cannot tag '%s' as '%s': %s", image, ref, err_text(&e, idx < 0 ? idx : r));
+		r = manifest_size(cs.s, cs.images.v[idx].manifest_digest, &size);
+	if (r >= 0)
+		r = index_add_ref(cs.index, ref, cs.images.v[idx].manifest_digest,
+				  manifest_type(&cs.images.v[idx]), size);
+	if (r >= 0)
+		r = store_write_index(cs.s, cs.index, &e);
+	cli_session_close(&cs);
+	if (r < 0)
+		return cli_fail("cannot tag '%s' as '%s': %s", image, ref, err_text(&e, r));
 	return 0;
 }
 
@@ -121,36 +108,25 @@ const struct command cmd_tag = {
 
 static int untag_run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	int c;
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(&cmd_untag, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	int rc = cli_parse(&cmd_untag, argc, argv, NULL);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind < 1)
 		return cli_usage_error(&cmd_untag, "expects NAME:TAG...");
-	_cleanup_store_ struct store *s = NULL;
-	if (cli_open_store(true, &s))
+	struct cli_session cs;
+	if (cli_session_open(&cs, LOCK_EX, true, "untag"))
 		return 1;
+	struct json *index = cs.index;
+	struct image_list *l = &cs.images;
 	struct errmsg e = { { 0 } };
-	struct image_list l = { 0 };
-	_cleanup_json_ struct json *index = NULL;
-	int r = store_lock(s, LOCK_EX, &e);
-	if (r == 0)
-		r = images_load(s, &l, &e);
-	if (r == 0)
-		r = store_read_index(s, &index, &e);
-	if (r < 0)
-		return cli_fail("cannot untag: %s", err_text(&e, r));
-	int rc = 0;
+	rc = 0;
 	for (int k = optind; k < argc; k++) {
 		const char *name = argv[k];
 		_cleanup_free_ char *withtag = NULL;
 		const char *slash = strrchr(name, '/');
 		if (!strchr(slash ? slash : name, ':') && asprintf(&withtag, "%s:latest", name) >= 0)
 			name = withtag;
-		int idx = image_find(&l, name, &e);
+		int idx = image_find(l, name, &e);
 		e.msg[0] = '\0';
 		if (idx < 0 || index_remove_ref(index, name) == 0) {
 			rc = cli_fail("cannot untag '%s': no image has that name", argv[k]);
@@ -158,14 +134,14 @@ static int untag_run(int argc, char **argv)
 		}
 		/* The image stays, untagged, until rm or gc. */
 		int64_t size = 0;
-		manifest_size(s, l.v[idx].manifest_digest, &size);
-		r = index_add_ref(index, NULL, l.v[idx].manifest_digest, manifest_type(&l.v[idx]), size);
+		manifest_size(cs.s, l->v[idx].manifest_digest, &size);
+		int r = index_add_ref(index, NULL, l->v[idx].manifest_digest, manifest_type(&l->v[idx]), size);
 		if (r < 0)
 			rc = cli_fail("cannot untag '%s': %s", argv[k], strerror(-r));
 	}
-	if (store_write_index(s, index, &e) < 0)
+	if (store_write_index(cs.s, index, &e) < 0)
 		rc = cli_fail("cannot untag: %s", e.msg);
-	images_free(&l);
+	cli_session_close(&cs);
 	return rc;
 }
 

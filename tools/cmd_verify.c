@@ -54,13 +54,9 @@ static int verify_one(struct store *s, const char *q, struct verify_report *rep)
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	int c;
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(&cmd_verify, c, optarg);
-		if (r != -2)
-			return r < 0 ? EXIT_USAGE : r;
-	}
+	int rc = cli_parse(&cmd_verify, argc, argv, NULL);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind > 1)
 		return cli_usage_error(&cmd_verify, "expects at most one IMAGE or LAYER");
 	_cleanup_store_ struct store *s = NULL;
@@ -72,7 +68,7 @@ static int run(int argc, char **argv)
 	if (r < 0)
 		return cli_fail("%s", e.msg);
 	if (optind < argc) {
-		int rc = verify_one(s, argv[optind], &rep);
+		rc = verify_one(s, argv[optind], &rep);
 		if (rc)
 			return rc;
 	} else if ((r = verify_store(s, &rep, &e)) < 0) {
