@@ -299,65 +299,54 @@ static int pick_platform(struct image_source *src, const char *idigest, char out
 	return 0;
 }
 
-static int add_plan(struct image_plan **plans, size_t *n, struct image_plan *p)
+/* An image from one element of manifest.json (docker) or index.json. */
+typedef int (*plan_one_fn)(struct image_source *src, const struct json *item, size_t k,
+			   struct image_plan *p);
+
+static int docker_one(struct image_source *src, const struct json *item, size_t k,
+		      struct image_plan *p)
 {
-	struct image_plan *np = realloc(*plans, (*n + 1) * sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	*plans = np;
-	np[(*n)++] = *p;
-	memset(p, 0, sizeof(*p));
-	return 0;
+	(void)k;
+	return docker_image(src, item, p);
 }
 
-static int plans_docker(struct image_source *src, const char *data, size_t len,
-			struct image_plan **plans, size_t *n)
+static int oci_one(struct image_source *src, const struct json *d, size_t k, struct image_plan *p)
 {
-	_cleanup_json_ struct json *mj = NULL;
-	int r = parse_doc(src, "manifest.json", data, len, &mj);
-	if (r < 0)
-		return r;
-	if (mj->type != JSON_ARRAY || !mj->n)
-		return err_set(src->e, -EINVAL, "manifest.json lists no images");
-	for (size_t k = 0; k < mj->n; k++) {
-		struct image_plan p = { 0 };
-		r = docker_image(src, mj->items[k], &p);
-		if (r == 0)
-			r = add_plan(plans, n, &p);
-		plan_free(&p);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	const char *dg = json_get_str(d, "digest");
+	const char *ref = json_get_str(json_get_object(d, "annotations"), STORE_REF_ANNOTATION);
+	char mdigest[DIGEST_STR_LEN + 1];
+	if (!digest_valid(dg))
+		return err_set(src->e, -EINVAL, "index.json entry %zu has no valid digest", k + 1);
+	strcpy(mdigest, dg);
+	int r = is_index_type(json_get_str(d, "mediaType")) ? pick_platform(src, dg, mdigest) : 0;
+	return r < 0 ? r : oci_image(src, mdigest, ref, p);
 }
 
-static int plans_oci(struct image_source *src, const char *data, size_t len,
-		     struct image_plan **plans, size_t *n)
+/* Parse the list document DATA (WHAT names it; KEY is the member holding
+ * the list, or NULL when the document is the list) and plan each image. */
+static int plans_each(struct image_source *src, const char *what, const char *key,
+		      const char *data, size_t len, plan_one_fn one,
+		      struct image_plan **plans, size_t *n)
 {
-	_cleanup_json_ struct json *idx = NULL;
-	int r = parse_doc(src, "index.json", data, len, &idx);
+	_cleanup_json_ struct json *doc = NULL;
+	int r = parse_doc(src, what, data, len, &doc);
 	if (r < 0)
 		return r;
-	const struct json *ms = json_get_array(idx, "manifests");
-	if (!ms || !ms->n)
-		return err_set(src->e, -EINVAL, "index.json lists no images");
-	for (size_t k = 0; k < ms->n; k++) {
-		const struct json *d = ms->items[k];
-		const char *dg = json_get_str(d, "digest");
-		const char *ref = json_get_str(json_get_object(d, "annotations"), STORE_REF_ANNOTATION);
-		char mdigest[DIGEST_STR_LEN + 1];
-		if (!digest_valid(dg))
-			return err_set(src->e, -EINVAL, "index.json entry %zu has no valid digest", k + 1);
-		strcpy(mdigest, dg);
-		if (is_index_type(json_get_str(d, "mediaType")) && (r = pick_platform(src, dg, mdigest)) < 0)
-			return r;
+	const struct json *list = key ? json_get_array(doc, key) : doc;
+	if (!list || list->type != JSON_ARRAY || !list->n)
+		return err_set(src->e, -EINVAL, "%s lists no images", what);
+	for (size_t k = 0; k < list->n; k++) {
 		struct image_plan p = { 0 };
-		r = oci_image(src, mdigest, ref, &p);
-		if (r == 0)
-			r = add_plan(plans, n, &p);
-		plan_free(&p);
-		if (r < 0)
+		r = one(src, list->items[k], k, &p);
+		struct image_plan *np = r < 0 ? NULL : realloc(*plans, (*n + 1) * sizeof(*np));
+		if (r == 0 && !np)
+			r = -ENOMEM;
+		if (r < 0) {
+			plan_free(&p);
 			return r;
+		}
+		*plans = np;
+		np[(*n)++] = p;
 	}
 	return 0;
 }
@@ -375,13 +364,13 @@ int plans_from_image(struct image_source *src, const char *name,
 		src->e->msg[0] = '\0';
 	if (r == 0) {
 		*kind = "docker-archive";
-		r = plans_docker(src, data, len, plans, n);
+		r = plans_each(src, "manifest.json", NULL, data, len, docker_one, plans, n);
 	} else {
 		r = src->bp->json(src->c, "index.json", NULL, &data, &len, dg);
 		if (r < 0)
 			return err_set(src->e, -EINVAL, "input has neither manifest.json nor index.json");
 		*kind = "oci";
-		r = plans_oci(src, data, len, plans, n);
+		r = plans_each(src, "index.json", "manifests", data, len, oci_one, plans, n);
 	}
 	if (r < 0)
 		return r;
