@@ -131,22 +131,14 @@ static const struct { const char *name; mode_t type; } types[] = {
 
 const char *lm_type_name(const struct layer_entry *e)
 {
-	if (e->hardlink)
-		return "hardlink";
 	for (size_t k = 0; k < ARRAY_SIZE(types); k++)
 		if ((e->mode & S_IFMT) == types[k].type)
 			return types[k].name;
 	return "unknown";
 }
 
-int lm_type_parse(const char *name, mode_t *type, bool *hardlink)
+int lm_type_parse(const char *name, mode_t *type)
 {
-	*hardlink = false;
-	if (!strcmp(name, "hardlink")) {
-		*hardlink = true;
-		*type = S_IFREG;
-		return 0;
-	}
 	for (size_t k = 0; k < ARRAY_SIZE(types); k++) {
 		if (!strcmp(name, types[k].name)) {
 			*type = types[k].type;
@@ -176,6 +168,8 @@ static int entry_to_json(const struct layer_entry *e, struct json **out)
 	}
 	if (!r && e->link)
 		r = json_set_str(o, "link", e->link);
+	if (!r && e->hardlink)
+		r = json_object_set(o, "hardlink", json_new_bool(true));
 	if (!r && (S_ISCHR(e->mode) || S_ISBLK(e->mode))) {
 		r = json_set_int(o, "major", major(e->rdev));
 		if (!r) r = json_set_int(o, "minor", minor(e->rdev));
@@ -217,8 +211,10 @@ static int entry_from_json(const struct json *o, struct layer_entry *e)
 	int64_t uid, gid, v;
 	mode_t t;
 	if (!path || !type || !mode || !json_get_int(o, "uid", &uid) ||
-	    !json_get_int(o, "gid", &gid) || lm_type_parse(type, &t, &e->hardlink) < 0)
+	    !json_get_int(o, "gid", &gid) || lm_type_parse(type, &t) < 0)
 		return -EINVAL;
+	const struct json *hl = json_get(o, "hardlink");
+	e->hardlink = hl && hl->type == JSON_BOOL && hl->b;
 	char *end;
 	unsigned long perm = strtoul(mode, &end, 8);
 	if (*end || perm > 07777)

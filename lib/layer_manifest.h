@@ -43,9 +43,10 @@ void lm_remove_tree(struct layer_manifest *m, const char *path);
 size_t lm_count(const struct layer_manifest *m);
 uint64_t lm_bytes(const struct layer_manifest *m);
 
-/* "file", "dir", "symlink", "hardlink", "pipe", "socket", "char", "block". */
+/* The file type: "file", "dir", "symlink", "pipe", "socket", "char",
+ * "block" (a hardlink has its target's type and "hardlink": true). */
 const char *lm_type_name(const struct layer_entry *e);
-int lm_type_parse(const char *name, mode_t *type, bool *hardlink);
+int lm_type_parse(const char *name, mode_t *type);
 
 /* JSON array of live entries, and back. */
 int lm_to_json(const struct layer_manifest *m, struct json **out);
