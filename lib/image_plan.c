@@ -367,8 +367,13 @@ int plans_from_image(struct image_source *src, const char *name,
 		r = plans_each(src, "manifest.json", NULL, data, len, docker_one, plans, n);
 	} else {
 		r = src->bp->json(src->c, "index.json", NULL, &data, &len, dg);
+		if (r == -ENOENT && src->e)
+			src->e->msg[0] = '\0';
+		if (r == -ENOENT)
+			return err_set(src->e, -ENOMSG, "an image archive needs manifest.json or index.json, "
+				       "and this input has neither");
 		if (r < 0)
-			return err_set(src->e, -EINVAL, "input has neither manifest.json nor index.json");
+			return r;
 		*kind = "oci";
 		r = plans_each(src, "index.json", "manifests", data, len, oci_one, plans, n);
 	}

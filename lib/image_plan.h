@@ -43,7 +43,8 @@ struct image_plan {
 void plan_free(struct image_plan *p);
 
 /* Read manifest.json (docker) or index.json (OCI) from SRC. NAME, when
- * given, names the one image the input must hold. */
+ * given, names the one image the input must hold.  -ENOMSG when SRC has
+ * neither. */
 int plans_from_image(struct image_source *src, const char *name,
 		     struct image_plan **plans, size_t *n, const char **kind);
 

@@ -534,8 +534,17 @@ static int import_stream(struct import_ctx *c, int fd, const char *label,
 	c->done = len;
 	struct fd_source fs = { fd, buf, pre, len, c };
 	struct byte_source src = { fd_next, &fs };
-	if (probe_image_archive(pre, len))
-		return import_image_archive(c, &src, label, res);
+	if (!probe_image_archive(pre, len))
+		return import_layer_stream(c, &src, label, res);
+	int r = import_image_archive(c, &src, label, res);
+	/* A layer whose first entry merely looks like an image archive's
+	 * ("blobs/", "manifest.json"): read it again as the layer it is,
+	 * when the input can be read again. */
+	if (r != -ENOMSG || lseek(fd, 0, SEEK_SET) != 0)
+		return r;
+	c->e->msg[0] = '\0';
+	c->done = 0;
+	fs.pre_len = 0;
 	return import_layer_stream(c, &src, label, res);
 }
 
