@@ -91,6 +91,14 @@ int gc_collect(struct store *s, bool dry_run, struct gc_stats *st, struct errmsg
 	int r = images_load(s, &l, e);
 	if (r < 0)
 		return r;
+	for (size_t k = 0; k < l.n; k++) {
+		if (!l.v[k].broken)
+			continue;
+		r = err_set(e, -EUCLEAN, "image '%s' is damaged (%s); gc would not know what it uses",
+			    l.v[k].manifest_digest, l.v[k].broken);
+		images_free(&l);
+		return r;
+	}
 	struct refset rs = { 0 };
 	r = collect_refs(&l, &rs);
 	images_free(&l);

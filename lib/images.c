@@ -21,6 +21,7 @@ static void info_free(struct image_info *i)
 	strv_free(i->refs, i->nrefs);
 	free(i->layers);
 	free(i->created);
+	free(i->broken);
 	json_free(i->config);
 	json_free(i->manifest);
 }
@@ -107,10 +108,15 @@ int images_load(struct store *s, struct image_list *out, struct errmsg *e)
 		if (!i) {
 			i = &l.v[l.n++];
 			strcpy(i->manifest_digest, d);
-			r = load_info(s, i, e);
-			if (r < 0) {
+			struct errmsg why = { { 0 } };
+			r = load_info(s, i, &why);
+			if (r == -ENOMEM) {
 				images_free(&l);
 				return r;
+			}
+			if (r < 0 && !(i->broken = strdup(err_text(&why, r)))) {
+				images_free(&l);
+				return -ENOMEM;
 			}
 		}
 		if (ref && (r = add_ref(i, ref)) < 0) {
@@ -144,7 +150,9 @@ int image_find(const struct image_list *l, const char *query, struct errmsg *e)
 		return err_set(e, -ENOENT, "no image '%s' in the store", query);
 	int found = -1;
 	for (size_t k = 0; k < l->n; k++) {
-		if (strncmp(digest_hex(l->v[k].config_digest), q, strlen(q)) &&
+		/* A damaged image may have no config digest. */
+		const char *cd = l->v[k].config_digest;
+		if ((!cd[0] || strncmp(digest_hex(cd), q, strlen(q))) &&
 		    strncmp(digest_hex(l->v[k].manifest_digest), q, strlen(q)))
 			continue;
 		if (found >= 0)

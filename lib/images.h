@@ -25,6 +25,9 @@ struct image_info {
 	char *created;            /* config "created", may be NULL */
 	struct json *config;      /* parsed config */
 	struct json *manifest;    /* parsed manifest */
+	char *broken;             /* why the image cannot be read, or NULL:
+				     it is listed (so rm can remove it) but
+				     has no config or layers */
 };
 
 struct image_list {
@@ -33,7 +36,8 @@ struct image_list {
 };
 
 /* Read every image of the index (several names of one manifest make one
- * image).  Call with the store lock held (shared is enough). */
+ * image).  An image whose manifest or config cannot be read is kept with
+ * BROKEN set.  Call with the store lock held (shared is enough). */
 int images_load(struct store *s, struct image_list *out, struct errmsg *e);
 void images_free(struct image_list *l);
 

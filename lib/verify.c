@@ -240,6 +240,8 @@ static int verify_images(struct store *s, struct verify_report *r, struct errmsg
 	}
 	for (size_t k = 0; k < l.n; k++) {
 		const struct image_info *i = &l.v[k];
+		if (i->broken)
+			report(r, i->manifest_digest, "%s", i->broken);
 		for (size_t j = 0; j < i->nlayers; j++) {
 			if (!store_has_blob(s, i->layers[j].blob_digest))
 				report(r, i->manifest_digest, "layer blob '%s' is missing",

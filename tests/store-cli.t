@@ -91,6 +91,19 @@ is "$rc" 1 "rm refuses an image a container uses"
 check "rm --force removes it anyway" "$LAYERCTL" rm --force base:v1.0.0
 "$LAYERCTL" inspect base:v1.0.0 >/dev/null 2>&1; is "$?" 1 "it is gone"
 
+# A damaged image (its manifest blob gone) is listed, blocks gc, and can be
+# removed.
+printf 'damaged\n' > "$WORK/dmg"; (cd "$WORK" && tar -cf dmg.tar dmg)
+"$LAYERCTL" import -q "$WORK/dmg.tar" dmg:v1.0.0 >/dev/null
+m=$("$LAYERCTL" inspect --json dmg:v1.0.0 | jq -r .digest | cut -c8-)
+rm -f "$STORE/blobs/sha256/$m"
+"$LAYERCTL" images | grep -q '^dmg:v1.0.0 .*damaged$' && tap_ok "images lists a damaged image as such" ||
+	tap_not_ok "images lists a damaged image as such" "$("$LAYERCTL" images 2>&1)"
+err=$("$LAYERCTL" gc 2>&1); rc=$?
+is "$rc" 1 "gc refuses to run beside a damaged image"
+[[ "$err" == *damaged* ]] && tap_ok "and says which ($err)" || tap_not_ok "gc says which image" "$err"
+check "rm removes the damaged image" "$LAYERCTL" rm dmg:v1.0.0
+
 # inspect --json of a layer, and verify finding damage.
 "$LAYERCTL" import -q "$WORK/x.tar" x:v1.0.0 >/dev/null
 diff=$("$LAYERCTL" inspect --json x:v1.0.0 | jq -r '.layers[0].diff_id')
@@ -107,4 +120,5 @@ blob=$(ls "$STORE/blobs/sha256" | head -1)
 chmod u+w "$STORE/blobs/sha256/$blob"; printf 'x' >> "$STORE/blobs/sha256/$blob"
 "$LAYERCTL" verify 2>&1 | grep -q "sha256:$blob': blob content has digest" &&
 	tap_ok "verify reports a damaged blob" || tap_not_ok "verify reports a damaged blob"
+
 tap_done

@@ -58,7 +58,7 @@ static int print_json(struct store *s, const struct image_list *l)
 static void print_row(const char *name, const struct image_info *i, const struct totals *t)
 {
 	char id[16], size[32], created[32];
-	snprintf(created, sizeof(created), "%.19s", i->created ? i->created : "-");
+	snprintf(created, sizeof(created), "%.19s", i->broken ? "damaged" : i->created ? i->created : "-");
 	for (char *c = created; *c; c++)
 		if (*c == 'T')
 			*c = ' ';

@@ -166,7 +166,9 @@ static int run(int argc, char **argv)
 	struct errmsg e = { { 0 } };
 	int r;
 	int idx = image_find(&l, q, &e);
-	if (idx >= 0) {
+	if (idx >= 0 && l.v[idx].broken) {
+		rc = cli_fail("cannot inspect '%s': image is damaged: %s", q, l.v[idx].broken);
+	} else if (idx >= 0) {
 		_cleanup_json_ struct json *o = image_json(s, &l.v[idx]);
 		if (!o)
 			rc = cli_fail("out of memory");

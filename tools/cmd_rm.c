@@ -45,7 +45,7 @@ static int remove_one(struct store *s, struct image_list *l, struct json *index,
 	}
 	index_remove_image(index, i->manifest_digest);
 	char id[16];
-	printf("removed %s\n", cli_short_id(i->config_digest, id));
+	printf("removed %s\n", cli_short_id(i->config_digest[0] ? i->config_digest : i->manifest_digest, id));
 	return 0;
 }
 

@@ -17,8 +17,12 @@ static void print_problem(void *arg, const char *object, const char *what)
 
 static int verify_image(struct store *s, const struct image_info *i, struct verify_report *rep)
 {
+	if (i->broken && rep->problem) {
+		rep->problems++;
+		rep->problem(rep->arg, i->manifest_digest, i->broken);
+	}
 	int r = verify_blob(s, i->manifest_digest, rep);
-	if (r == 0)
+	if (r == 0 && i->config_digest[0])
 		r = verify_blob(s, i->config_digest, rep);
 	for (size_t k = 0; r == 0 && k < i->nlayers; k++) {
 		r = verify_blob(s, i->layers[k].blob_digest, rep);
