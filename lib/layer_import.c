@@ -16,6 +16,7 @@
 #include "fsutil.h"
 #include "layer_import.h"
 #include "store.h"
+#include "stream_pipe.h"
 
 #define CHUNK (1u << 20)
 
@@ -35,14 +36,6 @@ struct raw_stage {
 	int err;
 	struct errmsg *e;
 	const struct progress *prog;
-};
-
-/* Stage 2: the decompressed tar, hashed for the DiffID. */
-struct tar_stage {
-	struct archive *dec;
-	struct hasher h;
-	char *buf;
-	int err;
 };
 
 const char *sniff_compression(const unsigned char *p, size_t len)
@@ -124,20 +117,6 @@ static la_ssize_t raw_read_cb(struct archive *a, void *ctx, const void **buf)
 	return (la_ssize_t)len;
 }
 
-static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **buf)
-{
-	struct tar_stage *t = ctx;
-	la_ssize_t n = archive_read_data(t->dec, t->buf, CHUNK);
-	if (n < 0) {
-		t->err = -EIO;
-		archive_set_error(a, EIO, "%s", archive_error_string(t->dec));
-		return -1;
-	}
-	hasher_update(&t->h, t->buf, (size_t)n);
-	*buf = t->buf;
-	return n;
-}
-
 static void cleanup_archive(struct archive **a)
 {
 	if (*a)
@@ -183,31 +162,69 @@ static int open_stage(struct archive *a, void *ctx, archive_read_callback *cb,
 	return 0;
 }
 
-/* Read whatever the tar reader left (padding after the end marker): the
- * digests cover every byte. */
-static int drain(struct raw_stage *raw, struct tar_stage *tar, bool compressed,
-		 const char *label, struct errmsg *e)
+/* The helper thread's side: raw bytes (hashed and kept on the way) or,
+ * for a compressed blob, decompressed bytes hashed for the DiffID. */
+struct producer {
+	struct raw_stage *raw;
+	struct archive *dec;        /* NULL for a plain tar */
+	struct hasher tarh;
+	const void *rest;           /* plain tar: unread part of a raw chunk */
+	size_t rest_len;
+	const char *label;
+};
+
+static ssize_t produce(void *ctx, char *buf, size_t cap, struct errmsg *e)
 {
-	if (compressed) {
-		for (;;) {
-			la_ssize_t n = archive_read_data(tar->dec, tar->buf, CHUNK);
-			if (n < 0)
-				return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label),
-					       archive_error_string(tar->dec));
-			if (n == 0)
-				break;
-			hasher_update(&tar->h, tar->buf, (size_t)n);
+	struct producer *p = ctx;
+	p->raw->e = e;
+	if (p->dec) {
+		la_ssize_t n = archive_read_data(p->dec, buf, cap);
+		if (n < 0)
+			return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(p->label),
+				       archive_error_string(p->dec));
+		if (n > 0) {
+			hasher_update(&p->tarh, buf, (size_t)n);
+			return n;
 		}
+		/* Past the compressed stream: any bytes left still belong to
+		 * the blob and its digest. */
+		p->rest_len = 0;
 	}
-	for (;;) {
-		const void *buf;
-		size_t len = 0;
-		int rc = raw_pull(raw, &buf, &len);
-		if (rc < 0)
-			return rc;
-		if (len == 0)
+	if (!p->rest_len) {
+		int r = raw_pull(p->raw, &p->rest, &p->rest_len);
+		if (r < 0)
+			return r;
+		if (p->dec) {
+			/* Drain only: nothing more for the tar reader. */
+			while (p->rest_len && (r = raw_pull(p->raw, &p->rest, &p->rest_len)) == 0)
+				;
+			return r < 0 ? r : 0;
+		}
+		if (!p->rest_len)
 			return 0;
 	}
+	size_t n = p->rest_len < cap ? p->rest_len : cap;
+	memcpy(buf, p->rest, n);
+	p->rest = (const char *)p->rest + n;
+	p->rest_len -= n;
+	return (ssize_t)n;
+}
+
+struct consumer {
+	struct stream_pipe *pipe;
+	struct errmsg *e;
+};
+
+static la_ssize_t pipe_read_cb(struct archive *a, void *ctx, const void **buf)
+{
+	struct consumer *c = ctx;
+	size_t len = 0;
+	int r = spipe_next(c->pipe, buf, &len, c->e);
+	if (r < 0) {
+		archive_set_error(a, -r, "%s", err_text(c->e, r));
+		return -1;
+	}
+	return (la_ssize_t)len;
 }
 
 static int extract_into(struct archive *tar, int tmpfd, struct layer_result *res,
@@ -298,8 +315,32 @@ static int write_record(int tmpfd, const struct layer_result *res,
 }
 
 static void raw_stage_done(struct raw_stage *r) { hasher_free(&r->h); }
-static void tar_stage_done(struct tar_stage *t) { hasher_free(&t->h); }
+static void producer_done(struct producer *p) { hasher_free(&p->tarh); }
 static void cleanup_lm(struct layer_manifest *m) { lm_free(m); }
+
+/* Stream the sniffed blob through a helper thread into the tar reader and
+ * extract it into TMPFD/OUT->dir. */
+static int run_pipeline(struct producer *prod, int tmpfd,
+			struct layer_result *out, struct layer_manifest *m, const char *label,
+			struct errmsg *e)
+{
+	_cleanup_archive_ struct archive *ta = archive_read_new();
+	if (!ta)
+		return -ENOMEM;
+	archive_read_support_format_tar(ta);
+	struct stream_pipe *pipe;
+	int r = spipe_start(produce, prod, &pipe);
+	if (r < 0)
+		return err_sys(e, r, "cannot start reading layer%s%s%s", Q(label));
+	struct consumer cons = { pipe, e };
+	struct extract_stats st = { 0 };
+	if (archive_read_open(ta, &cons, NULL, pipe_read_cb, NULL) != ARCHIVE_OK)
+		r = err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label), archive_error_string(ta));
+	if (r == 0)
+		r = extract_into(ta, tmpfd, out, m, label, e, &st);
+	int pr = spipe_finish(pipe, r < 0, e);
+	return r < 0 ? r : pr;
+}
 
 int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned seq,
 		 const struct progress *prog, struct layer_result *res, struct errmsg *e)
@@ -308,8 +349,7 @@ int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned
 	snprintf(out.dir, sizeof(out.dir), "layer-%u", seq);
 	snprintf(out.blob, sizeof(out.blob), "blob-%u", seq);
 	_cleanup_(raw_stage_done) struct raw_stage raw = { .src = src, .blobfd = -1, .e = e, .prog = prog };
-	_cleanup_(tar_stage_done) struct tar_stage tar = { 0 };
-	_cleanup_free_ char *tarbuf = NULL;
+	_cleanup_(producer_done) struct producer prod = { .raw = &raw, .label = label };
 	_cleanup_(cleanup_lm) struct layer_manifest m = { 0 };
 	int r = hasher_init(&raw.h);
 	if (r < 0)
@@ -328,18 +368,11 @@ int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned
 	out.media_type = !comp ? MT_OCI_LAYER : !strcmp(comp, "gzip") ? MT_OCI_LAYER "+gzip"
 									: MT_OCI_LAYER "+zstd";
 	_cleanup_archive_ struct archive *dec = NULL;
-	_cleanup_archive_ struct archive *ta = archive_read_new();
-	if (!ta)
-		return -ENOMEM;
-	archive_read_support_format_tar(ta);
-	struct extract_stats st = { 0 };
 	if (comp) {
+		/* Decompression in the helper thread: filters, no format. */
 		dec = archive_read_new();
-		tarbuf = malloc(CHUNK);
-		if (!dec || !tarbuf || hasher_init(&tar.h) < 0)
+		if (!dec || hasher_init(&prod.tarh) < 0)
 			return -ENOMEM;
-		tar.dec = dec;
-		tar.buf = tarbuf;
 		archive_read_support_filter_all(dec);
 		archive_read_support_format_raw(dec);
 		r = open_stage(dec, &raw, raw_read_cb, label, e);
@@ -349,21 +382,16 @@ int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned
 		if (archive_read_next_header(dec, &ae) != ARCHIVE_OK)
 			return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label),
 				       archive_error_string(dec));
-		r = open_stage(ta, &tar, tar_read_cb, label, e);
-	} else {
-		r = open_stage(ta, &raw, raw_read_cb, label, e);
+		prod.dec = dec;
 	}
-	if (r == 0)
-		r = extract_into(ta, tmpfd, &out, &m, label, e, &st);
-	if (r == 0)
-		r = drain(&raw, &tar, comp != NULL, label, e);
+	r = run_pipeline(&prod, tmpfd, &out, &m, label, e);
 	if (r < 0)
 		return r;
 	hasher_final(&raw.h, out.blob_digest);
 	out.blob_size = raw.h.bytes;
 	if (comp) {
-		hasher_final(&tar.h, out.diff_id);
-		out.tar_size = tar.h.bytes;
+		hasher_final(&prod.tarh, out.diff_id);
+		out.tar_size = prod.tarh.bytes;
 	} else {
 		memcpy(out.diff_id, out.blob_digest, sizeof(out.diff_id));
 		out.tar_size = out.blob_size;
