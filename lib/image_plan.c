@@ -318,8 +318,15 @@ static int oci_one(struct image_source *src, const struct json *d, size_t k, str
 	if (!digest_valid(dg))
 		return err_set(src->e, -EINVAL, "index.json entry %zu has no valid digest", k + 1);
 	strcpy(mdigest, dg);
-	int r = is_index_type(json_get_str(d, "mediaType")) ? pick_platform(src, dg, mdigest) : 0;
-	return r < 0 ? r : oci_image(src, mdigest, ref, p);
+	bool nested = is_index_type(json_get_str(d, "mediaType"));
+	int r = nested ? pick_platform(src, dg, mdigest) : 0;
+	if (r == 0)
+		r = oci_image(src, mdigest, ref, p);
+	int64_t size = -1;
+	if (r == 0 && !nested && json_get_int(d, "size", &size) && (uint64_t)size != p->manifest_len)
+		r = err_set(src->e, -EBADMSG, "manifest '%s' has %zu bytes, index.json says %lld",
+			    mdigest, p->manifest_len, (long long)size);
+	return r;
 }
 
 /* Parse the list document DATA (WHAT names it; KEY is the member holding
