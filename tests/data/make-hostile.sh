@@ -84,7 +84,7 @@ layer = gz(good)
 diff = sha(good)
 
 def oci_archive(name, layer_blob, diff_ids, layer_digest=None, manifest_digest=None,
-                skip_layer=False, pattern=""):
+                skip_layer=False, pattern="", manifest_size=None):
     cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
                       "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
     ld = layer_digest or sha(layer_blob)
@@ -96,7 +96,7 @@ def oci_archive(name, layer_blob, diff_ids, layer_digest=None, manifest_digest=N
     md = manifest_digest or sha(man)
     idx = json.dumps({"schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md,
-        "size": len(man), "annotations": {"org.opencontainers.image.ref.name": "hostile"}}]}).encode()
+        "size": manifest_size or len(man), "annotations": {"org.opencontainers.image.ref.name": "hostile"}}]}).encode()
     files = [("oci-layout", R, b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", R, idx),
              ("blobs/", D), ("blobs/sha256/", D),
              ("blobs/sha256/" + md[7:], R, man), ("blobs/sha256/" + sha(cfg)[7:], R, cfg)]
@@ -111,6 +111,7 @@ oci_archive("oci-diffid-count.tar", layer, [diff, diff], pattern="diff_ids")
 oci_archive("oci-missing-blob.tar", layer, [diff], skip_layer=True, pattern="missing")
 oci_archive("oci-wrong-manifest-digest.tar", layer, [diff], manifest_digest=sha(b"x"),
             pattern="digest")
+oci_archive("oci-wrong-manifest-size.tar", layer, [diff], manifest_size=12, pattern="index.json says 12")
 
 def docker_archive(name, layer_name, layer_blob, diff_ids, pattern):
     cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
