@@ -314,8 +314,7 @@ static int apply_meta(struct extractor *x, int pfd, const char *name, int fd,
 	return 0;
 }
 
-static int extract_hardlink(struct extractor *x, struct archive_entry *ae,
-			    struct layer_entry *le, const char *target_raw)
+static int extract_hardlink(struct extractor *x, struct layer_entry *le, const char *target_raw)
 {
 	_cleanup_free_ char *target = NULL;
 	if (normalize_entry_path(target_raw, &target) < 0)
@@ -357,7 +356,6 @@ static int extract_hardlink(struct extractor *x, struct archive_entry *ae,
 	memcpy(le->digest, t->digest, sizeof(le->digest));
 	le->hardlink = true;
 	le->link = TAKE_PTR(target);
-	(void)ae;
 	return 0;
 }
 
@@ -447,7 +445,7 @@ static int extract_entry(struct extractor *x, struct archive_entry *ae)
 	le.rdev = archive_entry_rdev(ae);
 	const char *hl = archive_entry_hardlink(ae);
 	if (hl) {
-		r = extract_hardlink(x, ae, &le, hl);
+		r = extract_hardlink(x, &le, hl);
 	} else {
 		char *slash = strrchr(le.path, '/');
 		const char *base = slash ? slash + 1 : le.path;

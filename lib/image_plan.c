@@ -36,8 +36,8 @@ static int plan_add_ref(struct image_plan *p, const char *ref)
 	return 0;
 }
 
-const char *host_arch(void);
-const char *host_arch(void)
+/* This machine in OCI platform words. */
+static const char *host_arch(void)
 {
 	static struct utsname u;
 	if (uname(&u) < 0)
@@ -399,7 +399,7 @@ int plans_from_image(struct image_source *src, const char *name,
 	return 0;
 }
 
-int plan_for_single_layer(struct image_plan *p, const char *name, struct errmsg *e)
+int plan_for_single_layer(struct image_plan *p, const char *name)
 {
 	char when[32];
 	time_t t = time(NULL);
@@ -443,6 +443,5 @@ int plan_for_single_layer(struct image_plan *p, const char *name, struct errmsg 
 	p->nlayers = 1;
 	if (name && (r = plan_add_ref(p, name)) < 0)
 		return r;
-	(void)e;
 	return build_manifest(p);
 }

@@ -49,6 +49,6 @@ int plans_from_image(struct image_source *src, const char *name,
 		     struct image_plan **plans, size_t *n, const char **kind);
 
 /* An image of one layer (P->single), with a generated config. */
-int plan_for_single_layer(struct image_plan *p, const char *name, struct errmsg *e);
+int plan_for_single_layer(struct image_plan *p, const char *name);
 
 #endif

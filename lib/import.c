@@ -266,7 +266,7 @@ static int archive_entry_item(struct import_ctx *c, struct archive *a, struct ar
 		return 0;   /* VERSION files and the like */
 	struct entry_source es = { a, buf, size, it->path };
 	struct byte_source src = { entry_next, &es };
-	int r = layer_import(&src, c->tmpfd, path, c->seq++, NULL, &it->layer, c->e);
+	int r = layer_import(&src, c->tmpfd, path, c->seq++, &it->layer, c->e);
 	if (r < 0)
 		return r;
 	it->is_layer = true;
@@ -390,7 +390,7 @@ static int dir_layer(struct import_ctx *c, const char *path, const char *want,
 		return -ENOMEM;
 	struct fd_source fs = { fd, buf, NULL, 0, c };
 	struct byte_source src = { fd_next, &fs };
-	int r = layer_import(&src, c->tmpfd, path, c->seq++, NULL, out, c->e);
+	int r = layer_import(&src, c->tmpfd, path, c->seq++, out, c->e);
 	if (r < 0)
 		return r;
 	if (want && strcmp(out->blob_digest, want))
@@ -447,16 +447,15 @@ static int import_dir(struct import_ctx *c, const char *path, struct import_resu
 	return finish(c, &dir_provider, true, res);
 }
 
-static int import_layer_stream(struct import_ctx *c, struct byte_source *src, const char *label,
+static int import_layer_stream(struct import_ctx *c, struct byte_source *src,
 			       struct import_result *res)
 {
 	struct image_plan plan = { 0 };
 	/* The input is the layer: messages need not name it twice. */
-	(void)label;
-	int r = layer_import(src, c->tmpfd, "", c->seq++, NULL, &plan.single, c->e);
+	int r = layer_import(src, c->tmpfd, "", c->seq++, &plan.single, c->e);
 	if (r < 0)
 		return r;
-	r = plan_for_single_layer(&plan, c->o->name, c->e);
+	r = plan_for_single_layer(&plan, c->o->name);
 	if (r < 0) {
 		plan_free(&plan);
 		return r;
@@ -535,7 +534,7 @@ static int import_stream(struct import_ctx *c, int fd, const char *label,
 	struct fd_source fs = { fd, buf, pre, len, c };
 	struct byte_source src = { fd_next, &fs };
 	if (!probe_image_archive(pre, len))
-		return import_layer_stream(c, &src, label, res);
+		return import_layer_stream(c, &src, res);
 	int r = import_image_archive(c, &src, label, res);
 	/* A layer whose first entry merely looks like an image archive's
 	 * ("blobs/", "manifest.json"): read it again as the layer it is,
@@ -545,7 +544,7 @@ static int import_stream(struct import_ctx *c, int fd, const char *label,
 	c->e->msg[0] = '\0';
 	c->done = 0;
 	fs.pre_len = 0;
-	return import_layer_stream(c, &src, label, res);
+	return import_layer_stream(c, &src, res);
 }
 
 int import_path(struct store *s, const char *path, const struct import_opts *o,

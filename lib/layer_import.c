@@ -35,7 +35,6 @@ struct raw_stage {
 	bool eof;
 	int err;
 	struct errmsg *e;
-	const struct progress *prog;
 };
 
 const char *sniff_compression(const unsigned char *p, size_t len)
@@ -99,8 +98,6 @@ static int raw_pull(struct raw_stage *r, const void **buf, size_t *len)
 		if (w < 0)
 			return err_sys(r->e, w, "cannot write temp blob");
 	}
-	if (r->prog && r->prog->fn)
-		r->prog->fn(r->prog->arg, r->prog->base + r->h.bytes);
 	return 0;
 }
 
@@ -343,12 +340,12 @@ static int run_pipeline(struct producer *prod, int tmpfd,
 }
 
 int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned seq,
-		 const struct progress *prog, struct layer_result *res, struct errmsg *e)
+		 struct layer_result *res, struct errmsg *e)
 {
 	struct layer_result out = { 0 };
 	snprintf(out.dir, sizeof(out.dir), "layer-%u", seq);
 	snprintf(out.blob, sizeof(out.blob), "blob-%u", seq);
-	_cleanup_(raw_stage_done) struct raw_stage raw = { .src = src, .blobfd = -1, .e = e, .prog = prog };
+	_cleanup_(raw_stage_done) struct raw_stage raw = { .src = src, .blobfd = -1, .e = e };
 	_cleanup_(producer_done) struct producer prod = { .raw = &raw, .label = label };
 	_cleanup_(cleanup_lm) struct layer_manifest m = { 0 };
 	int r = hasher_init(&raw.h);

@@ -22,7 +22,6 @@ struct byte_source {
 struct progress {
 	void (*fn)(void *arg, uint64_t bytes);   /* bytes read so far */
 	void *arg;
-	uint64_t base;                           /* added to each report */
 };
 
 struct layer_result {
@@ -46,7 +45,7 @@ bool sniff_tar_header(const unsigned char *p, size_t len);
 /* Import from SRC into temp directory TMPFD; LABEL names the blob in
  * messages; SEQ makes the temp names unique within TMPFD. */
 int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned seq,
-		 const struct progress *prog, struct layer_result *res, struct errmsg *e);
+		 struct layer_result *res, struct errmsg *e);
 
 /* The layer.json record for RES plus its entries (moved from ENTRIES). */
 int layer_record_new(const struct layer_result *res, struct json *entries, struct json **out);

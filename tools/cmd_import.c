@@ -34,7 +34,7 @@ static int run(int argc, char **argv)
 	struct stat st;
 	if (strcmp(input, "-") && stat(input, &st) == 0 && S_ISREG(st.st_mode))
 		prog.total = (uint64_t)st.st_size;
-	struct import_opts o = { .name = name, .prog = { cli_progress_update, &prog, 0 } };
+	struct import_opts o = { .name = name, .prog = { cli_progress_update, &prog } };
 	struct import_result res = { 0 };
 	int r = import_path(s, input, &o, &res, &e);
 	cli_progress_end(&prog);
