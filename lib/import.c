@@ -147,63 +147,25 @@ static bool probe_image_archive(const void *buf, size_t len)
 	return img;
 }
 
-/* Keep a small document of the archive in memory. */
-static int read_json_item(struct import_ctx *c, struct archive *a, struct item *it,
-			  const void *first, size_t first_len)
-{
-	struct strbuf sb = STRBUF_INIT;
-	int r = sb_append(&sb, first, first_len);
-	for (;;) {
-		if (r < 0) {
-			sb_release(&sb);
-			return r;
-		}
-		if (sb.len > STORE_JSON_MAX) {
-			sb_release(&sb);
-			return err_set(c->e, -EFBIG, "'%s' in the archive is too large", it->path);
-		}
-		const void *buf;
-		size_t size;
-		la_int64_t off;
-		int h = archive_read_data_block(a, &buf, &size, &off);
-		if (h == ARCHIVE_EOF)
-			break;
-		if (h < ARCHIVE_WARN) {
-			sb_release(&sb);
-			return err_set(c->e, -EIO, "cannot read '%s' in the archive: %s", it->path,
-				       archive_error_string(a));
-		}
-		r = sb_append(&sb, buf, size);
-	}
-	r = digest_buffer(sb.s ? sb.s : "", sb.len, it->digest);
-	it->json_len = sb.len;
-	it->json = sb_detach(&sb);
-	if (r == 0 && !it->json)
-		r = -ENOMEM;
-	return r;
-}
-
-/* Entry data of the outer archive as a byte source, the first block
- * already read for sniffing. */
+/* Entry data of the outer archive as a byte source.  Its first 512 bytes
+ * are gathered first (blocks can be short at the outer read's chunk
+ * boundaries) to tell a layer from a document. */
 struct entry_source {
 	struct archive *a;
-	const void *first;
-	size_t first_len;
+	char peek[512];
+	size_t peek_len;
+	const void *pend;          /* rest of the block that filled peek */
+	size_t pend_len;
+	bool eof;
 	const char *label;
 };
 
-static int entry_next(void *ctx, const void **buf, size_t *len, struct errmsg *e)
+static int entry_block(struct entry_source *es, const void **buf, size_t *len, struct errmsg *e)
 {
-	struct entry_source *es = ctx;
-	if (es->first) {
-		*buf = es->first;
-		*len = es->first_len;
-		es->first = NULL;
-		return 0;
-	}
 	la_int64_t off;
 	int h = archive_read_data_block(es->a, buf, len, &off);
 	if (h == ARCHIVE_EOF) {
+		es->eof = true;
 		*len = 0;
 		return 0;
 	}
@@ -211,6 +173,72 @@ static int entry_next(void *ctx, const void **buf, size_t *len, struct errmsg *e
 		return err_set(e, -EIO, "cannot read '%s' in the archive: %s", es->label,
 			       archive_error_string(es->a));
 	return 0;
+}
+
+static int entry_fill_peek(struct entry_source *es, struct errmsg *e)
+{
+	while (es->peek_len < sizeof(es->peek) && !es->eof) {
+		const void *buf;
+		size_t len;
+		int r = entry_block(es, &buf, &len, e);
+		if (r < 0)
+			return r;
+		size_t take = sizeof(es->peek) - es->peek_len;
+		if (take > len)
+			take = len;
+		memcpy(es->peek + es->peek_len, buf, take);
+		es->peek_len += take;
+		if (take < len) {
+			es->pend = (const char *)buf + take;
+			es->pend_len = len - take;
+		}
+	}
+	return 0;
+}
+
+static int entry_next(void *ctx, const void **buf, size_t *len, struct errmsg *e)
+{
+	struct entry_source *es = ctx;
+	if (es->peek_len) {
+		*buf = es->peek;
+		*len = es->peek_len;
+		es->peek_len = 0;
+		return 0;
+	}
+	if (es->pend_len) {
+		*buf = es->pend;
+		*len = es->pend_len;
+		es->pend_len = 0;
+		return 0;
+	}
+	if (es->eof) {
+		*len = 0;
+		return 0;
+	}
+	return entry_block(es, buf, len, e);
+}
+
+/* Keep a small document of the archive in memory. */
+static int read_json_item(struct import_ctx *c, struct entry_source *es, struct item *it)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	for (;;) {
+		const void *buf;
+		size_t len = 0;
+		int r = entry_next(es, &buf, &len, c->e);
+		if (r < 0)
+			return r;
+		if (!len)
+			break;
+		if (sb.len + len > STORE_JSON_MAX)
+			return err_set(c->e, -EFBIG, "'%s' in the archive is too large", it->path);
+		if ((r = sb_append(&sb, buf, len)) < 0)
+			return r;
+	}
+	int r = digest_buffer(sb.s ? sb.s : "", sb.len, it->digest);
+	it->json_len = sb.len;
+	it->json = sb_detach(&sb);
+	return r < 0 ? r : it->json ? 0 : -ENOMEM;
 }
 
 static int archive_entry_item(struct import_ctx *c, struct archive *a, struct archive_entry *ae)
@@ -244,29 +272,23 @@ static int archive_entry_item(struct import_ctx *c, struct archive *a, struct ar
 	}
 	if (type != AE_IFREG)
 		return 0;
-	const void *buf = NULL;
-	size_t size = 0;
-	la_int64_t off;
-	int h = archive_read_data_block(a, &buf, &size, &off);
-	if (h < ARCHIVE_WARN)
-		return err_set(c->e, -EIO, "cannot read '%s' in the archive: %s", path,
-			       archive_error_string(a));
-	if (h == ARCHIVE_EOF)
-		size = 0;
 	struct item *it = add_item(c, path);
 	if (!it)
 		return -ENOMEM;
-	const unsigned char *p = buf;
-	size_t ws = 0;
+	struct entry_source es = { .a = a, .label = it->path };
+	int r = entry_fill_peek(&es, c->e);
+	if (r < 0)
+		return r;
+	const unsigned char *p = (const unsigned char *)es.peek;
+	size_t size = es.peek_len, ws = 0;
 	while (ws < size && (p[ws] == ' ' || p[ws] == '\n' || p[ws] == '\t' || p[ws] == '\r'))
 		ws++;
 	if (ws < size && (p[ws] == '{' || p[ws] == '['))
-		return read_json_item(c, a, it, buf, size);
+		return read_json_item(c, &es, it);
 	if (size == 0 || (!sniff_compression(p, size) && !sniff_tar_header(p, size)))
 		return 0;   /* VERSION files and the like */
-	struct entry_source es = { a, buf, size, it->path };
 	struct byte_source src = { entry_next, &es };
-	int r = layer_import(&src, c->tmpfd, path, c->seq++, &it->layer, c->e);
+	r = layer_import(&src, c->tmpfd, path, c->seq++, &it->layer, c->e);
 	if (r < 0)
 		return r;
 	it->is_layer = true;

@@ -40,6 +40,16 @@ same_tree t/docker:v2.0.0 "docker-archive: merged layers equal umoci unpack"
 is "$("$LAYERCTL" inspect --json t/docker:v2.0.0 | jq -r .id)" \
    "$("$LAYERCTL" inspect --json t/oci:v2.0.0 | jq -r .id)" "docker-archive keeps the config digest"
 
+# Through a pipe written in odd-sized pieces: blocks of the outer archive
+# end anywhere, also inside the first bytes of a layer.
+# The pipe pauses 100 bytes into the data of the second layer.
+blk=$(tar -tRvf "$WORK/d.tar" | grep '\.tar$' | sed -n '2s/^block \([0-9]*\):.*/\1/p')
+cut=$(( (blk + 1) * 512 + 100 ))
+check "import of a docker-archive from a pipe that pauses inside a layer's first block" \
+	sh -c "{ head -c $cut '$WORK/d.tar'; sleep 0.5; tail -c +$((cut + 1)) '$WORK/d.tar'; } |
+	       '$LAYERCTL' import - t/piped:v2.0.0"
+same_tree t/piped:v2.0.0 "piped docker-archive: merged layers equal umoci unpack"
+
 # The classic docker save layout with real <id>/layer.tar files ("./"
 # names), and the Docker 25+ one (OCI blobs named by manifest.json).
 rm -rf "$WORK/dx"; mkdir "$WORK/dx"
