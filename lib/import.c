@@ -186,7 +186,8 @@ static int entry_fill_peek(struct entry_source *es, struct errmsg *e)
 		size_t take = sizeof(es->peek) - es->peek_len;
 		if (take > len)
 			take = len;
-		memcpy(es->peek + es->peek_len, buf, take);
+		if (take)
+			memcpy(es->peek + es->peek_len, buf, take);
 		es->peek_len += take;
 		if (take < len) {
 			es->pend = (const char *)buf + take;
