@@ -2,7 +2,8 @@
 # Import throughput of a large layer against the peers, in one run:
 #   tar -xf (alone, and followed by sha256sum of the tar), umoci unpack of
 #   the same image, and layerctl import of the tar, the tar.gz and the OCI
-#   image.  Medians of RUNS runs; ratios printed.  No assertions.
+#   image.  RUNS rounds of all cases in turn, medians, ratios printed.  No
+#   assertions.
 #
 #   LAYERFS_BUILD=build bench/import.sh [RUNS]
 # The tree is /var/cache/layerfs-bench/rootfs (a debootstrap) when present,
@@ -34,29 +35,31 @@ fi
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# timeit NAME SETUP CMD: run CMD RUNS times (SETUP untimed before each).
-declare -A T
-timeit() {
-	local name=$1 setup=$2 cmd=$3 k s e
-	for k in $(seq 1 "$RUNS"); do
-		rm -rf "$W/out" "$W/store" "$W/bundle"; mkdir -p "$W/out"
-		eval "$setup"
-		sync
-		s=$(now); eval "$cmd" >/dev/null; e=$(now)
-		echo "$e - $s" | bc
-	done | median > "$W/t"
-	T[$name]=$(cat "$W/t")
-}
-
-timeit tar        : 'tar -xf "$W/layer.tar" -C "$W/out"'
-timeit tar_sha    : 'tar -xf "$W/layer.tar" -C "$W/out" && sha256sum "$W/layer.tar"'
-timeit targz_sha  : 'tar -xzf "$W/layer.tar.gz" -C "$W/out" && sha256sum "$W/layer.tar.gz"'
-timeit import     : '"$LAYERCTL" --root "$W/store" import -q "$W/layer.tar" b:v1.0.0'
-timeit import_gz  : '"$LAYERCTL" --root "$W/store" import -q "$W/layer.tar.gz" b:v1.0.0'
+# The cases run round-robin, RUNS rounds, so a change in the machine's
+# load falls on all of them alike; each case's median is kept.
+CASES=(tar tar_sha targz_sha import import_gz)
+declare -A CMD=(
+	[tar]='tar -xf "$W/layer.tar" -C "$W/out"'
+	[tar_sha]='tar -xf "$W/layer.tar" -C "$W/out" && sha256sum "$W/layer.tar"'
+	[targz_sha]='tar -xzf "$W/layer.tar.gz" -C "$W/out" && sha256sum "$W/layer.tar.gz"'
+	[import]='"$LAYERCTL" --root "$W/store" import -q "$W/layer.tar" b:v1.0.0'
+	[import_gz]='"$LAYERCTL" --root "$W/store" import -q "$W/layer.tar.gz" b:v1.0.0'
+)
 if [ $umoci_ok = 1 ]; then
-	timeit umoci  : 'umoci unpack --image "$W/oci:b" "$W/bundle"'
-	timeit import_oci : '"$LAYERCTL" --root "$W/store" import -q "$W/oci" b:v1.0.0'
+	CASES+=(umoci import_oci)
+	CMD[umoci]='umoci unpack --image "$W/oci:b" "$W/bundle"'
+	CMD[import_oci]='"$LAYERCTL" --root "$W/store" import -q "$W/oci" b:v1.0.0'
 fi
+for k in $(seq 1 "$RUNS"); do
+	for c in "${CASES[@]}"; do
+		rm -rf "$W/out" "$W/store" "$W/bundle"; mkdir -p "$W/out"
+		sync
+		s=$(now); eval "${CMD[$c]}" >/dev/null; e=$(now)
+		echo "$e - $s" | bc >> "$W/times.$c"
+	done
+done
+declare -A T
+for c in "${CASES[@]}"; do T[$c]=$(median < "$W/times.$c"); done
 rm -rf "$W/out" "$W/store" "$W/bundle"
 
 mb=$(( $(stat -c %s "$W/layer.tar") / 1000000 ))
@@ -64,7 +67,7 @@ gzmb=$(( $(stat -c %s "$W/layer.tar.gz") / 1000000 ))
 entries=$(tar -tf "$W/layer.tar" | wc -l)
 ratio() { echo "scale=2; $1 / $2" | bc; }
 rate() { echo "scale=0; $mb / $1" | bc; }
-echo "layer: $what; $mb MB tar, $gzmb MB gzip, $entries entries; median of $RUNS runs"
+echo "layer: $what; $mb MB tar, $gzmb MB gzip, $entries entries; median of $RUNS rounds"
 printf '%-44s %8s %10s\n' "case" "seconds" "MB/s (tar)"
 printf '%-44s %8.3f %10s\n' "tar -xf" "${T[tar]}" "$(rate "${T[tar]}")"
 printf '%-44s %8.3f %10s\n' "tar -xf + sha256sum" "${T[tar_sha]}" "$(rate "${T[tar_sha]}")"
