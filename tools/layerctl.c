@@ -1,0 +1,66 @@
+/* layerctl: the command a user types.  A thin main: global options, then
+ * dispatch to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "commands.h"
+
+static const struct command *const commands[] = {
+	&cmd_import, &cmd_images, &cmd_layers, &cmd_inspect, &cmd_tag,
+	&cmd_untag, &cmd_rm, &cmd_gc, &cmd_verify,
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: layerctl [--root DIR] [--quiet] COMMAND [ARGS...]\n\n"
+	      "Manage a store of container images and their extracted layers.\n\n"
+	      "Commands:\n", f);
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+		fprintf(f, "  %-9s %s\n", commands[k]->name, commands[k]->summary);
+	fputs("\nOptions:\n"
+	      "  --root DIR   store directory (else $LAYERCTL_ROOT, else\n"
+	      "               $XDG_DATA_HOME/layerctl, /var/lib/layerctl for root)\n"
+	      "  --quiet      no progress output\n"
+	      "  --help       this text; 'layerctl COMMAND --help' for a command\n"
+	      "  --version    print the version\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			puts("layerctl 0.1");
+			return 0;
+		}
+		if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+			cli.quiet = true;
+		} else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+			cli.root = argv[++i];
+		} else if (!strncmp(argv[i], "--root=", 7)) {
+			cli.root = argv[i] + 7;
+		} else {
+			fprintf(stderr, "layerctl: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
+		if (!strcmp(argv[i], commands[k]->name)) {
+			optind = 1;
+			return commands[k]->run(argc - i, argv + i);
+		}
+	}
+	fprintf(stderr, "layerctl: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
