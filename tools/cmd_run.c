@@ -19,7 +19,7 @@
  * failure to start. */
 static int supervise(struct run_ctx *c, int notify, struct msgbuf *m)
 {
-	struct run_io io = { .master = -1, .in_fd = -1, .out_fd = 1, .sigfd = -1 };
+	struct run_io io = { .master = -1, .in_fd = -1, .out_fd = 1, .size_fd = -1, .sigfd = -1 };
 	_cleanup_close_ int lock = -1, null = -1, slave = -1;
 	int r = container_lock(c->cdir, &lock);
 	if (r < 0)

@@ -48,7 +48,8 @@ int run_io_open_pty(struct run_io *io, int in_fd, int out_fd, int *slave)
 		close(m);
 		return e;
 	}
-	copy_winsize(in_fd, m);
+	io->size_fd = isatty(0) ? 0 : isatty(1) ? 1 : isatty(2) ? 2 : -1;
+	copy_winsize(io->size_fd, m);
 	io->master = m;
 	io->in_fd = in_fd;
 	io->out_fd = out_fd;
@@ -98,7 +99,7 @@ static void handle_signals(struct run_io *io, struct launch *l)
 	struct signalfd_siginfo si;
 	while (read(io->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGWINCH && io->master >= 0)
-			copy_winsize(io->in_fd, io->master);
+			copy_winsize(io->size_fd, io->master);
 		else if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH)
 			kill(l->init, (int)si.ssi_signo);
 	}

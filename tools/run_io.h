@@ -12,6 +12,7 @@ struct run_io {
 	int master;            /* pty master, or -1 */
 	int in_fd;             /* our input for the pty (-1: none) */
 	int out_fd;            /* where the pty's output goes */
+	int size_fd;           /* our terminal, whose window size the pty takes */
 	bool raw;              /* in_fd's terminal is in raw mode */
 	struct termios saved;
 	int sigfd;             /* signalfd of the signals we handle */
