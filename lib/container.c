@@ -331,13 +331,17 @@ static int remove_all(void *arg)
 
 int container_remove(const char *cdir, const struct id_plan *ids, struct msgbuf *m)
 {
-	/* Files the container's other users made belong to subordinate ids:
-	 * only root of the container's namespace may remove them. */
-	int r = ns_run_as_root(ids, remove_all, (void *)cdir, m);
-	if (r == 0 || access(cdir, F_OK) < 0)
-		return 0;
-	r = rm_rf_at(AT_FDCWD, cdir);
-	return r < 0 ? msg_fail(m, r, "cannot remove '%s': %s", cdir, strerror(-r)) : 0;
+	/* Usually all ours (the holder removes the layers of a --rm
+	 * container itself); files the container's other users made belong
+	 * to subordinate ids, which only root of the container's namespace
+	 * may remove. */
+	int r = rm_rf_at(AT_FDCWD, cdir);
+	if (r == 0 || (r != -EACCES && r != -EPERM))
+		return r < 0 ? msg_fail(m, r, "cannot remove '%s': %s", cdir, strerror(-r)) : 0;
+	r = ns_run_as_root(ids, remove_all, (void *)cdir, m);
+	if (r < 0 && access(cdir, F_OK) == 0)
+		return msg_fail(m, r, "cannot remove '%s': %s", cdir, msg_text(m, r));
+	return 0;
 }
 
 int container_lock(const char *cdir, int *fd)

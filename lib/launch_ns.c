@@ -131,9 +131,9 @@ static int write_proc(pid_t pid, const char *file, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : n < 0 ? -errno : -EIO;
 }
 
-/* Run HELPER PID 0 ID 1 1 START COUNT (newuidmap/newgidmap). */
-static int run_map_helper(const char *helper, pid_t pid, unsigned long id,
-			  uint32_t start, uint32_t count)
+/* Start HELPER PID 0 ID 1 1 START COUNT (newuidmap/newgidmap). */
+static pid_t start_map_helper(const char *helper, pid_t pid, unsigned long id,
+			      uint32_t start, uint32_t count)
 {
 	char spid[16], sid[24], sstart[16], scount[16];
 	snprintf(spid, sizeof(spid), "%d", (int)pid);
@@ -141,15 +141,18 @@ static int run_map_helper(const char *helper, pid_t pid, unsigned long id,
 	snprintf(sstart, sizeof(sstart), "%u", start);
 	snprintf(scount, sizeof(scount), "%u", count);
 	pid_t c = fork();
-	if (c < 0)
-		return -errno;
 	if (c == 0) {
 		execlp(helper, helper, spid, "0", sid, "1", "1", sstart, scount, (char *)NULL);
 		_exit(127);
 	}
+	return c;
+}
+
+static int wait_helper(pid_t c)
+{
 	int st;
-	if (RETRY_EINTR(waitpid(c, &st, 0)) < 0)
-		return -errno;
+	if (c < 0 || RETRY_EINTR(waitpid(c, &st, 0)) < 0)
+		return -ECHILD;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
 }
 
@@ -157,11 +160,15 @@ int ns_write_maps(pid_t pid, const struct id_plan *p, struct msgbuf *m)
 {
 	int r;
 	if (p->ranges) {
-		if ((r = run_map_helper("newuidmap", pid, p->uid, p->subuid, p->nsubuid)) < 0)
-			return msg_fail(m, r, "'newuidmap' failed to map uids %u-%u for uid %u",
+		/* Both helpers at once: each is a setuid exec of a few ms. */
+		pid_t u = start_map_helper("newuidmap", pid, p->uid, p->subuid, p->nsubuid);
+		pid_t g = start_map_helper("newgidmap", pid, p->gid, p->subgid, p->nsubgid);
+		int ru = wait_helper(u), rg = wait_helper(g);
+		if (ru < 0)
+			return msg_fail(m, ru, "'newuidmap' failed to map uids %u-%u for uid %u",
 					p->subuid, p->subuid + p->nsubuid - 1, (unsigned)p->uid);
-		if ((r = run_map_helper("newgidmap", pid, p->gid, p->subgid, p->nsubgid)) < 0)
-			return msg_fail(m, r, "'newgidmap' failed to map gids %u-%u for gid %u",
+		if (rg < 0)
+			return msg_fail(m, rg, "'newgidmap' failed to map gids %u-%u for gid %u",
 					p->subgid, p->subgid + p->nsubgid - 1, (unsigned)p->gid);
 		return 0;
 	}

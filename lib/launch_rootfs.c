@@ -48,7 +48,10 @@ static int layerfs_options(const struct launch_spec *s, char **out)
 			r = opt_append(&o, &len, s->lowerdirs[k], true);
 	}
 	char tail[8300];
-	snprintf(tail, sizeof(tail), ",upperdir=%s/upper,workdir=%s/work", s->cdir, s->cdir);
+	/* A layer deleted on exit needs no syncing (kernel overlayfs and
+	 * podman do the same for such containers). */
+	snprintf(tail, sizeof(tail), ",upperdir=%s/upper,workdir=%s/work%s", s->cdir, s->cdir,
+		 s->remove ? ",volatile" : "");
 	if (r == 0)
 		r = opt_append(&o, &len, tail, false);
 	if (r < 0)
