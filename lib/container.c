@@ -101,28 +101,6 @@ int container_write_text(const char *cdir, const char *file, const char *text)
 	return rename(tmp, dst) < 0 ? -errno : 0;
 }
 
-/* "key": value pairs, appended to *B. */
-static int put_str(char **b, size_t *l, const char *key, const char *v)
-{
-	int r = mj_quote(b, l, key);
-	if (r < 0)
-		return r;
-	char *n = realloc(*b, *l + 8);
-	if (!n)
-		return -ENOMEM;
-	*b = n;
-	*l += (size_t)sprintf(n + *l, ": ");
-	if (!v) {
-		n = realloc(*b, *l + 8);
-		if (!n)
-			return -ENOMEM;
-		*b = n;
-		*l += (size_t)sprintf(n + *l, "null");
-		return 0;
-	}
-	return mj_quote(b, l, v);
-}
-
 static int put_raw(char **b, size_t *l, const char *text)
 {
 	size_t t = strlen(text);
@@ -135,11 +113,18 @@ static int put_raw(char **b, size_t *l, const char *text)
 	return 0;
 }
 
-static int put_strv(char **b, size_t *l, const char *key, char **v)
+/* ,\n  "KEY": (the separator before every member but the first) */
+static int put_key(char **b, size_t *l, const char *key)
 {
-	int r = mj_quote(b, l, key);
+	int r = put_raw(b, l, *l > 2 ? ",\n  " : "");
 	if (r == 0)
-		r = put_raw(b, l, ": [");
+		r = mj_quote(b, l, key);
+	return r < 0 ? r : put_raw(b, l, ": ");
+}
+
+static int put_strv(char **b, size_t *l, char **v)
+{
+	int r = put_raw(b, l, "[");
 	for (size_t k = 0; r == 0 && v && v[k]; k++) {
 		if (k)
 			r = put_raw(b, l, ", ");
@@ -151,27 +136,27 @@ static int put_strv(char **b, size_t *l, const char *key, char **v)
 
 int container_write_record(const char *cdir, const struct container_record *c)
 {
+	const struct { const char *key, *value; } strs[] = {
+		{ "id", c->id }, { "name", c->name }, { "image", c->image },
+		{ "image_id", c->image_id }, { "image_name", c->image_name },
+		{ "rootfs", c->rootfs },
+	};
 	_cleanup_free_ char *b = NULL;
 	size_t l = 0;
-	char created[64];
-	snprintf(created, sizeof(created), ",\n  \"created\": %" PRId64 "\n}\n", c->created);
 	int r = put_raw(&b, &l, "{\n  ");
-	if (r == 0) r = put_str(&b, &l, "id", c->id);
-	if (r == 0) r = put_raw(&b, &l, ",\n  ");
-	if (r == 0) r = put_str(&b, &l, "name", c->name);
-	if (r == 0) r = put_raw(&b, &l, ",\n  ");
-	if (r == 0) r = put_str(&b, &l, "image", c->image);
-	if (r == 0) r = put_raw(&b, &l, ",\n  ");
-	if (r == 0) r = put_str(&b, &l, "image_id", c->image_id);
-	if (r == 0) r = put_raw(&b, &l, ",\n  ");
-	if (r == 0) r = put_str(&b, &l, "image_name", c->image_name);
-	if (r == 0) r = put_raw(&b, &l, ",\n  ");
-	if (r == 0) r = put_str(&b, &l, "rootfs", c->rootfs);
-	if (r == 0) r = put_raw(&b, &l, ",\n  ");
-	if (r == 0) r = put_strv(&b, &l, "lowerdirs", c->lowerdirs);
-	if (r == 0) r = put_raw(&b, &l, ",\n  ");
-	if (r == 0) r = put_strv(&b, &l, "command", c->command);
-	if (r == 0) r = put_raw(&b, &l, created);
+	for (size_t k = 0; r == 0 && k < ARRAY_SIZE(strs); k++) {
+		r = put_key(&b, &l, strs[k].key);
+		if (r == 0)
+			r = strs[k].value ? mj_quote(&b, &l, strs[k].value) : put_raw(&b, &l, "null");
+	}
+	if (r == 0 && (r = put_key(&b, &l, "lowerdirs")) == 0)
+		r = put_strv(&b, &l, c->lowerdirs);
+	if (r == 0 && (r = put_key(&b, &l, "command")) == 0)
+		r = put_strv(&b, &l, c->command);
+	char created[64];
+	snprintf(created, sizeof(created), "%" PRId64 "\n}\n", c->created);
+	if (r == 0 && (r = put_key(&b, &l, "created")) == 0)
+		r = put_raw(&b, &l, created);
 	return r < 0 ? r : container_write_text(cdir, "config.json", b);
 }
 

@@ -15,15 +15,6 @@
 #define JSON_MAX (16u << 20)
 #define REF_NAME "org.opencontainers.image.ref.name"
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 void image_config_free(struct image_config *c)
 {
 	strv_free(c->entrypoint);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "msgbuf.h"
+#include "strv.h"
 
 struct image_config {
 	char **entrypoint;     /* NULL-terminated, or NULL */
@@ -30,6 +31,5 @@ int image_resolve(const char *root, const char *name, struct image_ref *out,
 		  struct msgbuf *m);
 void image_ref_free(struct image_ref *r);
 void image_config_free(struct image_config *c);
-void strv_free(char **v);
 
 #endif

@@ -10,13 +10,18 @@
 
 const char *ctl_root_opt;
 
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int ctl_fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("layerctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("layerctl: ", fmt, ap);
 	va_end(ap);
 	return 1;
 }
@@ -25,9 +30,7 @@ void ctl_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("layerctl: warning: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("layerctl: warning: ", fmt, ap);
 	va_end(ap);
 }
 

@@ -9,6 +9,7 @@
 #include "ctl_common.h"
 #include "launch_volumes.h"
 #include "run_options.h"
+#include "strv.h"
 
 const char run_usage[] =
 "Usage: layerctl run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
@@ -73,31 +74,19 @@ static const struct option longopts[] = {
 	{ 0 },
 };
 
-static int push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 /* KEY=VALUE as given; KEY alone takes this process's value (or is
  * dropped when unset, as docker does). */
 static int add_env(struct run_opts *o, const char *kv)
 {
 	if (strchr(kv, '='))
-		return push(&o->env, &o->nenv, kv);
+		return strv_push(&o->env, &o->nenv, kv);
 	const char *v = getenv(kv);
 	if (!v)
 		return 0;
 	_cleanup_free_ char *s = NULL;
 	if (asprintf(&s, "%s=%s", kv, v) < 0)
 		return -ENOMEM;
-	return push(&o->env, &o->nenv, s);
+	return strv_push(&o->env, &o->nenv, s);
 }
 
 static int read_env_file(struct run_opts *o, const char *path)
@@ -200,7 +189,7 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 	case OPT_TMPFS:
 		if (arg[0] != '/')
 			return ctl_usage("run", "--tmpfs takes an absolute path, not '%s'", arg);
-		return push(&o->tmpfs, &o->ntmpfs, arg) < 0 ? ctl_fail("out of memory") : -1;
+		return strv_push(&o->tmpfs, &o->ntmpfs, arg) < 0 ? ctl_fail("out of memory") : -1;
 	case OPT_INIT:
 		if (!arg || !strcmp(arg, "true"))
 			o->init = true;

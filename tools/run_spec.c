@@ -14,18 +14,6 @@
 #include "ctl_common.h"
 #include "run_spec.h"
 
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 /* Set KEY=VALUE in the list, replacing an earlier KEY. */
 static int env_set(struct run_ctx *c, const char *kv)
 {
