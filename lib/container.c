@@ -113,10 +113,11 @@ static int put_raw(char **b, size_t *l, const char *text)
 	return 0;
 }
 
-/* ,\n  "KEY": (the separator before every member but the first) */
+/* "KEY": on a line of its own, after a comma unless it is the first
+ * member (the buffer holds only the opening brace). */
 static int put_key(char **b, size_t *l, const char *key)
 {
-	int r = put_raw(b, l, *l > 2 ? ",\n  " : "");
+	int r = put_raw(b, l, *l > 1 ? ",\n  " : "\n  ");
 	if (r == 0)
 		r = mj_quote(b, l, key);
 	return r < 0 ? r : put_raw(b, l, ": ");
@@ -143,7 +144,7 @@ int container_write_record(const char *cdir, const struct container_record *c)
 	};
 	_cleanup_free_ char *b = NULL;
 	size_t l = 0;
-	int r = put_raw(&b, &l, "{\n  ");
+	int r = put_raw(&b, &l, "{");
 	for (size_t k = 0; r == 0 && k < ARRAY_SIZE(strs); k++) {
 		r = put_key(&b, &l, strs[k].key);
 		if (r == 0)
