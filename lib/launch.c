@@ -24,6 +24,7 @@
 #include "launch_exec.h"
 #include "launch_init.h"
 #include "launch_rootfs.h"
+#include "launch_tty.h"
 
 struct chans {
 	int ready_w, go_r, err_w, status_w;
@@ -37,13 +38,20 @@ static void report(int err_w, const struct msgbuf *m, int r)
 	}
 }
 
-/* The command's process under the tiny init, or PID 1 itself. */
-static int command_main(const struct launch_spec *s, int err_w)
+/* The command's process under the tiny init, or PID 1 itself; TTY (or
+ * -1) is the terminal to use as its stdio. */
+static int command_main(const struct launch_spec *s, int err_w, int tty)
 {
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	struct msgbuf m = { { 0 } };
+	for (int k = 0; tty >= 0 && k < 3; k++)
+		if (dup2(tty, k) < 0) {
+			report(err_w, &m, msg_fail(&m, -errno, "cannot use the terminal: %s",
+						   strerror(errno)));
+			return 1;
+		}
 	int status;
 	int r = exec_command(s, err_w, &status, &m);
 	report(err_w, &m, r);
@@ -57,20 +65,24 @@ static int pid1_main(const struct launch_spec *s, int err_w)
 	/* Own mount namespace: pivot_root must not re-root the daemon. */
 	int r = unshare(CLONE_NEWNS) < 0 ? msg_fail(&m, -errno, "cannot unshare the mount "
 			"namespace: %s", strerror(errno)) : rootfs_enter(s, &m);
+	_cleanup_close_ int tty = -1;
+	if (r == 0 && s->tty && (r = tty_open_in_container(s->tty_sock, &s->ws, &tty)) < 0)
+		msg_fail(&m, r, "cannot open a pseudo-terminal: %s", strerror(-r));
 	if (r < 0) {
 		report(err_w, &m, r);
 		return 1;
 	}
 	if (!s->init)
-		return command_main(s, err_w);
+		return command_main(s, err_w, tty);
 	pid_t cmd = fork();
 	if (cmd < 0) {
 		report(err_w, &m, msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
 		return 1;
 	}
 	if (cmd == 0)
-		_exit(command_main(s, err_w));
+		_exit(command_main(s, err_w, tty));
 	close(err_w);
+	close(TAKE_FD(tty));
 	return init_loop(cmd);
 }
 

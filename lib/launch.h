@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
 #include "launch_cgroup.h"
@@ -43,6 +44,8 @@ struct launch_spec {
 	bool tty;              /* stdio is a terminal: make it the controlling one */
 	bool remove;           /* delete upper, work, merged on exit */
 	int stdio[3];          /* the command's stdin, stdout, stderr */
+	int tty_sock;          /* with tty: where PID 1 sends the pty master */
+	struct winsize ws;     /* with tty: its initial size */
 	struct id_plan ids;
 	struct cgroup_plan cg; /* where the container's processes go */
 };

@@ -224,8 +224,9 @@ out="$st:$(lc wait "$id"):$(lc logs "$id" | tr '\n' ' ')"
 is "$out" "1:7:up term " "-d runs in the background; stop, wait and logs"
 lc rm "$id" first >/dev/null
 
-out=$(as_user script -qec "stty rows 33 cols 77; $work/bin/layerctl run --rm -t --rootfs $rootfs sh -c '[ -t 0 ] && stty size'" /dev/null | tr -d '\r')
-is "$out" "33 77" "-t: a terminal with the caller's window size"
+out=$(as_user script -qec "stty rows 33 cols 77; $work/bin/layerctl run --rm -t --rootfs $rootfs sh -c '[ -t 0 ] && stty size && tty'" /dev/null | tr -d '\r')
+is "$out" "33 77
+/dev/pts/0" "-t: a terminal of the container's devpts, with the caller's window size"
 
 # Limits: a warning where no cgroup is writable; enforced where one is.
 out=$(run --memory 64m true 2>&1)

@@ -3,14 +3,17 @@
  * process in its own session, output to the container's log). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "commands.h"
 #include "ctl_common.h"
 #include "launch_cgroup.h"
+#include "launch_tty.h"
 #include "run_io.h"
 #include "run_spec.h"
 
@@ -20,32 +23,42 @@
 static int supervise(struct run_ctx *c, int notify, struct msgbuf *m)
 {
 	struct run_io io = { .master = -1, .in_fd = -1, .out_fd = 1, .size_fd = -1, .sigfd = -1 };
-	_cleanup_close_ int lock = -1, null = -1, slave = -1;
+	_cleanup_close_ int lock = -1, null = -1, sock = -1;
 	int r = container_lock(c->cdir, &lock);
 	if (r < 0)
 		return msg_fail(m, r, "cannot lock '%s': %s", c->cdir, strerror(-r)), 1;
 	if ((r = run_io_signals(&io)) < 0)
 		return msg_fail(m, r, "cannot set up signals: %s", strerror(-r)), 1;
-	if (c->o.tty && (r = run_io_open_pty(&io, c->o.interactive && !c->o.detach ? 0 : -1,
-					     1, &slave)) < 0) {
-		run_io_close(&io);
-		return msg_fail(m, r, "cannot open a pseudo-terminal: %s", strerror(-r)), 1;
+	if (c->o.tty) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+			run_io_close(&io);
+			return msg_fail(m, -errno, "cannot make a socket: %s", strerror(errno)), 1;
+		}
+		sock = sv[0];
+		c->spec.tty_sock = sv[1];
+		run_io_tty_prepare(&io, c->o.interactive && !c->o.detach ? 0 : -1, 1, &c->spec.ws);
 	}
-	if (slave >= 0) {
-		for (int k = 0; k < 3; k++)
-			c->spec.stdio[k] = slave;
-	} else if (!c->o.interactive) {
+	if (!c->o.interactive) {
 		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		c->spec.stdio[0] = null;
 	}
 	struct launch l = { 0 };
 	r = launch_start(&c->spec, &l, m);
-	if (slave >= 0)
-		close(TAKE_FD(slave));
+	if (c->o.tty)
+		close(c->spec.tty_sock);
+	int master = -1;
+	if (r == 0 && c->o.tty && (r = tty_recv_master(sock, &master)) < 0) {
+		msg_fail(m, r, "no pseudo-terminal from the container: %s", strerror(-r));
+		kill(l.init, SIGKILL);
+		launch_finish(&l);
+	}
 	if (r < 0) {
 		run_io_close(&io);
 		return l.exit_code ? l.exit_code : 1;
 	}
+	if (master >= 0)
+		run_io_tty_attach(&io, master);
 	char pids[64];
 	snprintf(pids, sizeof(pids), "%d %d\n", (int)getpid(), (int)l.init);
 	container_write_text(c->cdir, "pid", pids);

@@ -31,30 +31,21 @@ static void copy_winsize(int from, int to)
 		ioctl(to, TIOCSWINSZ, &ws);
 }
 
-int run_io_open_pty(struct run_io *io, int in_fd, int out_fd, int *slave)
+void run_io_tty_prepare(struct run_io *io, int in_fd, int out_fd, struct winsize *ws)
 {
-	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (m < 0)
-		return -errno;
-	char name[128];
-	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
-		int e = -errno;
-		close(m);
-		return e;
-	}
-	int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (s < 0) {
-		int e = -errno;
-		close(m);
-		return e;
-	}
-	io->size_fd = isatty(0) ? 0 : isatty(1) ? 1 : isatty(2) ? 2 : -1;
-	copy_winsize(io->size_fd, m);
-	io->master = m;
 	io->in_fd = in_fd;
 	io->out_fd = out_fd;
-	*slave = s;
-	return 0;
+	io->size_fd = isatty(0) ? 0 : isatty(1) ? 1 : isatty(2) ? 2 : -1;
+	memset(ws, 0, sizeof(*ws));
+	if (io->size_fd >= 0)
+		ioctl(io->size_fd, TIOCGWINSZ, ws);
+}
+
+void run_io_tty_attach(struct run_io *io, int master)
+{
+	io->master = master;
+	/* The size may have changed since the container took it. */
+	copy_winsize(io->size_fd, master);
 }
 
 void run_io_raw(struct run_io *io)

@@ -4,6 +4,7 @@
 #define LAYERCTL_RUN_IO_H
 
 #include <stdbool.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 
 #include "launch.h"
@@ -20,9 +21,11 @@ struct run_io {
 
 /* Block and take over the signals the supervisor handles. */
 int run_io_signals(struct run_io *io);
-/* A pseudo-terminal: *SLAVE for the container, the master kept in IO;
- * the window size copied from IN_FD when it is a terminal. */
-int run_io_open_pty(struct run_io *io, int in_fd, int out_fd, int *slave);
+/* Prepare relaying a pseudo-terminal between IN_FD/OUT_FD and the
+ * container: *WS is our terminal's window size (zero without one). */
+void run_io_tty_prepare(struct run_io *io, int in_fd, int out_fd, struct winsize *ws);
+/* The pty's master, received from the container. */
+void run_io_tty_attach(struct run_io *io, int master);
 /* Put our terminal into raw mode (and back). */
 void run_io_raw(struct run_io *io);
 void run_io_restore(struct run_io *io);

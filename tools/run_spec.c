@@ -206,7 +206,7 @@ int run_ctx_create(struct run_ctx *c)
 		.vols = c->o.vols, .nvols = c->o.nvols, .tmpfs = c->o.tmpfs,
 		.read_only = c->o.read_only, .init = c->o.init,
 		.network_host = !strcmp(c->o.network, "host"), .tty = c->o.tty, .remove = c->o.rm,
-		.stdio = { 0, 1, 2 },
+		.stdio = { 0, 1, 2 }, .tty_sock = -1,
 	};
 	id_plan_load(&s->ids);
 	return -1;
