@@ -266,6 +266,19 @@ if $delegated; then
 	else
 		tap_not_ok "--pids-limit stops a fork bomb" "$out"
 	fi
+	cpu=$(ls -d /sys/fs/cgroup/cpu /sys/fs/cgroup/cpu,cpuacct 2>/dev/null | head -1)
+	if [ -n "$cpu" ] && mkdir "$cpu/layerctl-test-$$" 2>/dev/null; then
+		cgroups+=("$cpu/layerctl-test-$$")
+		chown -R "$user" "$cpu/layerctl-test-$$"
+		id=$(in_groups "$work/bin/layerctl" run -d --cpus 0.5 --rootfs "$rootfs" sleep 5)
+		sleep 0.3
+		out=$(cat "$cpu/layerctl-test-$$/layerctl-${id:0:12}/cpu.cfs_quota_us" 2>&1)
+		is "$out" 50000 "--cpus 0.5: a CFS quota of half the period (v1)"
+		lc stop -t 1 "$id" >/dev/null
+		lc rm "$id" >/dev/null
+	else
+		tap_skip "--cpus sets a CFS quota" "no v1 cpu hierarchy to delegate"
+	fi
 	out=$(in_groups "$work/bin/layerctl" run --rm --memory 32m --rootfs "$rootfs" \
 		sh -c 'cat /proc/self/cgroup' 2>&1)
 	if echo "$out" | grep -q ":memory:/$"; then tap_ok "the container sees its own cgroup as /"
