@@ -258,3 +258,10 @@ void cgroup_cleanup(struct cgroup_plan *p)
 	}
 	p->n = 0;
 }
+
+void cgroup_forget(struct cgroup_plan *p)
+{
+	for (size_t k = 0; k < p->n; k++)
+		free(p->dirs[k]);
+	p->n = 0;
+}

@@ -31,5 +31,7 @@ int cgroup_setup(const char *name, const struct cgroup_limits *lim,
 int cgroup_join(const struct cgroup_plan *p, struct msgbuf *m);
 /* Remove the groups (once empty) and free P. */
 void cgroup_cleanup(struct cgroup_plan *p);
+/* Free P, leaving the groups (to the process that will clean them up). */
+void cgroup_forget(struct cgroup_plan *p);
 
 #endif

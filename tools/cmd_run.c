@@ -119,6 +119,8 @@ static int run_detached(struct run_ctx *c)
 		_exit(monitor_main(c, p[1]));
 	}
 	close(p[1]);
+	/* The monitor owns the container's cgroups now. */
+	cgroup_forget(&c->spec.cg);
 	_cleanup_close_ int rd = p[0];
 	if (pid < 0)
 		return ctl_fail("fork failed: %s", strerror(errno));
