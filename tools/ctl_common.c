@@ -10,6 +10,7 @@
 
 const char *ctl_root_opt;
 
+__attribute__((format(printf, 2, 0)))
 static void say(const char *prefix, const char *fmt, va_list ap)
 {
 	fputs(prefix, stderr);
