@@ -86,15 +86,11 @@ static int pid1_main(const struct launch_spec *s, int err_w)
 	return init_loop(cmd);
 }
 
-static int holder_setup(const struct launch_spec *s, struct chans *c, struct msgbuf *m)
+/* The namespaces other than the pid one.  A new user namespace grants all
+ * capabilities in it at once, mapped or not: this overlaps the caller's
+ * writing of the id maps. */
+static int unshare_others(const struct launch_spec *s, struct msgbuf *m)
 {
-	int r = ns_unshare_user(m);
-	if (sync_post(c->ready_w, r) < 0 || r < 0)
-		return r < 0 ? r : -EPIPE;
-	if (sync_wait(c->go_r, NULL) < 0)
-		return msg_fail(m, -EPIPE, "the id maps were not written");
-	if ((r = ns_become_root(&s->ids)) < 0)
-		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
 	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (s->network_host ? 0 : CLONE_NEWNET);
 	if (unshare(flags) < 0)
 		return msg_fail(m, -errno, "cannot unshare namespaces: %s", strerror(errno));
@@ -103,8 +99,25 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct msg
 		return msg_fail(m, -errno, "cannot make mounts private: %s", strerror(errno));
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
 		return msg_fail(m, -errno, "cannot set the hostname: %s", strerror(errno));
+	int r;
 	if (!s->network_host && (r = ns_loopback_up()) < 0)
 		return msg_fail(m, r, "cannot bring up the loopback interface: %s", strerror(-r));
+	return 0;
+}
+
+static int holder_setup(const struct launch_spec *s, struct chans *c, struct msgbuf *m)
+{
+	int r = ns_unshare_user(m);
+	if (sync_post(c->ready_w, r) < 0 || r < 0)
+		return r < 0 ? r : -EPIPE;
+	int q = unshare_others(s, m);
+	/* Wait for the maps even after a failure: the caller is writing them. */
+	if (sync_wait(c->go_r, NULL) < 0)
+		return q < 0 ? q : msg_fail(m, -EPIPE, "the id maps were not written");
+	if (q < 0)
+		return q;
+	if ((r = ns_become_root(&s->ids)) < 0)
+		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
 	/* The daemon forks away from layerfs: as subreaper we inherit it
 	 * and can wait for it at the end. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
