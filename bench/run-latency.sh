@@ -47,38 +47,52 @@ done
 touch "$rootfs/etc/hostname" "$rootfs/etc/hosts" "$rootfs/etc/resolv.conf"
 
 now_ms() { echo $(($(date +%s%N) / 1000)); }
-# median_of CMD...: median wall time (ms, one decimal) of RUNS runs after a
-# warm-up run; empty when the command fails.
-median_of() {
-	"$@" >/dev/null 2>&1 || return 1
-	local t=() k s e
-	for ((k = 0; k < runs; k++)); do
-		s=$(now_ms)
-		"$@" >/dev/null 2>&1 || return 1
-		e=$(now_ms)
-		t+=($((e - s)))
-	done
-	printf '%s\n' "${t[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+# median FILE: the median of the times (microseconds) in FILE, in ms.
+median() {
+	sort -n "$1" | awk '{ v[NR] = $1 } END {
+		if (!NR) exit 1
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		printf "%.1f\n", m / 1000 }'
 }
+# time_into FILE CMD...: run CMD once, append its wall time to FILE.
+time_into() {
+	local f=$1 s e
+	shift
+	s=$(now_ms)
+	"$@" >/dev/null 2>&1 || return 1
+	e=$(now_ms)
+	echo $((e - s)) >> "$f"
+}
 
-lc_t=$(median_of nice "$build/layerctl" --root "$work/store" run --rm --rootfs "$rootfs" true)
-bw_t=""
-if command -v bwrap >/dev/null; then
-	bw_t=$(median_of nice bwrap --unshare-all --die-with-parent --bind "$rootfs" / \
-		--proc /proc --dev /dev --tmpfs /tmp true)
-fi
-pm_t="" pm_why="podman is not installed"
+lc_cmd=(nice "$build/layerctl" --root "$work/store" run --rm --rootfs "$rootfs" true)
+bw_cmd=(nice bwrap --unshare-all --die-with-parent --bind "$rootfs" / --proc /proc --dev /dev
+	--tmpfs /tmp true)
+pm_cmd=(nice podman run --rm --network none --runtime runc localhost/layerctl-bench true)
+have_bw=false have_pm=false pm_why="podman is not installed"
+command -v bwrap >/dev/null && "${bw_cmd[@]}" >/dev/null 2>&1 && have_bw=true
 if command -v podman >/dev/null; then
-	if tar -C "$rootfs" -cf - . | podman import - localhost/layerctl-bench >/dev/null 2>&1; then
-		pm_t=$(median_of nice podman run --rm --network none --runtime runc \
-			localhost/layerctl-bench true) || pm_why="podman run fails as this user"
-		podman rmi -f localhost/layerctl-bench >/dev/null 2>&1
-		podman system reset -f >/dev/null 2>&1
-	else
+	if ! tar -C "$rootfs" -cf - . | podman import - localhost/layerctl-bench >/dev/null 2>&1; then
 		pm_why="podman import fails as this user"
+	elif ! "${pm_cmd[@]}" >/dev/null 2>&1; then
+		pm_why="podman run fails as this user"
+	else
+		have_pm=true
 	fi
+fi
+"${lc_cmd[@]}" >/dev/null 2>&1 || { echo "layerctl run fails" >&2; exit 1; }
+# Interleaved, so that the load of a shared machine weighs on all alike.
+rm -f "$work"/t.*
+for ((k = 0; k < runs; k++)); do
+	time_into "$work/t.lc" "${lc_cmd[@]}"
+	$have_bw && time_into "$work/t.bw" "${bw_cmd[@]}"
+	$have_pm && time_into "$work/t.pm" "${pm_cmd[@]}"
+done
+lc_t=$(median "$work/t.lc")
+bw_t=$($have_bw && median "$work/t.bw")
+pm_t=$($have_pm && median "$work/t.pm")
+if $have_pm; then
+	podman rmi -f localhost/layerctl-bench >/dev/null 2>&1
+	podman system reset -f >/dev/null 2>&1
 fi
 
 echo "start-to-exit latency of 'true', median of $runs runs (rootless, uid $(id -u))"
