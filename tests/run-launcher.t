@@ -135,7 +135,8 @@ if [ "$out" -ge 1 ] 2>/dev/null; then tap_ok "--network host runs ($out interfac
 else tap_not_ok "--network host runs" "$out"; fi
 
 # Writes land in the container's upper, and only there.
-id=$(lc run -d --rootfs "$rootfs" sh -c 'echo hello > /hello.txt; rm /bin/vi')
+id=$(lc run -d --rootfs "$rootfs" sh -c 'echo hello > /hello.txt; rm /bin/vi
+	mkdir /locked; echo x > /locked/f; chown -R 1000:1000 /locked 2>/dev/null; chmod 0 /locked')
 lc wait "$id" >/dev/null
 cdir=$store/containers/$id
 if [ -f "$cdir/upper/hello.txt" ] && [ ! -e "$rootfs/hello.txt" ] && [ -e "$rootfs/bin/vi" ]; then
@@ -146,7 +147,7 @@ fi
 out=$(lc ps -a | grep -c "${id:0:12}")
 is "$out" 1 "ps -a lists the exited container"
 lc rm "$id" >/dev/null
-if [ ! -e "$cdir" ]; then tap_ok "rm removes the container directory"
+if [ ! -e "$cdir" ]; then tap_ok "rm removes the container directory, files of other ids included"
 else tap_not_ok "rm removes the container directory" "$(ls -la "$cdir")"; fi
 
 before=$(ls "$store/containers" | wc -l)
