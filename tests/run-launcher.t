@@ -106,6 +106,11 @@ out=$(as_user sh -c '"$1" run --rm --rootfs "$2" sleep 30 & p=$!; sleep 1; kill 
 	wait $p; echo $?' sh "$work/bin/layerctl" "$rootfs")
 is "$out" 143 "SIGTERM is forwarded: sleep ends with 143"
 
+out=$(echo piped | run -i cat)
+is "$out" piped "-i: standard input reaches the command"
+out=$(echo piped | run cat)
+is "$out" "" "without -i the command reads /dev/null"
+
 out=$(run --init=false sh -c 'echo $$')
 is "$out" 1 "--init=false: the command is PID 1"
 
