@@ -280,10 +280,19 @@ if $delegated; then
 		sleep 0.3
 		out=$(cat "$cpu/layerctl-test-$$/layerctl-${id:0:12}/cpu.cfs_quota_us" 2>&1)
 		is "$out" 50000 "--cpus 0.5: a CFS quota of half the period (v1)"
+		daemon=$(pgrep -u "$user" -f "layerfs .*$id" | head -1)
+		in_cg=$(grep -c "layerctl-${id:0:12}" "/proc/$daemon/cgroup" 2>/dev/null)
+		if [ -n "$daemon" ] && [ "$in_cg" = 0 ]; then
+			tap_ok "the layerfs daemon stays out of the container's cgroup"
+		else
+			tap_not_ok "the layerfs daemon stays out of the container's cgroup" \
+				"daemon=$daemon" "$(cat "/proc/$daemon/cgroup" 2>&1)"
+		fi
 		lc stop -t 1 "$id" >/dev/null
 		lc rm "$id" >/dev/null
 	else
 		tap_skip "--cpus sets a CFS quota" "no v1 cpu hierarchy to delegate"
+		tap_skip "the daemon stays out of the cgroup" "no v1 cpu hierarchy to delegate"
 	fi
 	out=$(in_groups "$work/bin/layerctl" run --rm --memory 32m --rootfs "$rootfs" \
 		sh -c 'cat /proc/self/cgroup' 2>&1)
