@@ -304,6 +304,20 @@ else
 	tap_skip "cgroup namespace" "no v1 hierarchies"
 fi
 
+# Refusals name their cause: user namespaces limited to 0 (a user
+# namespace's own limit, so nothing changes for the machine), no /dev/fuse.
+out=$(as_user unshare -Ur sh -c 'echo 0 > /proc/sys/user/max_user_namespaces &&
+	exec "$1" run --rm --rootfs "$2" true' sh "$work/bin/layerctl" "$rootfs" 2>&1)
+if echo "$out" | grep -q "cannot create a user namespace: .*sysctl user.max_user_namespaces"; then
+	tap_ok "a refused user namespace names the sysctl"
+else
+	tap_not_ok "a refused user namespace names the sysctl" "$out"
+fi
+out=$(as_user unshare -Urm sh -c 'mount -t tmpfs none /dev &&
+	exec "$1" run --rm --rootfs "$2" true' sh "$work/bin/layerctl" "$rootfs" 2>&1)
+if echo "$out" | grep -q "'/dev/fuse' is missing"; then tap_ok "a missing /dev/fuse is named"
+else tap_not_ok "a missing /dev/fuse is named" "$out"; fi
+
 out=$(lc run --bogus 2>&1); is "$?" 2 "a bad option is a usage error (2)"
 out=$(lc run --help); case $out in Usage:*) tap_ok "run --help";; *) tap_not_ok "run --help" "$out";; esac
 
