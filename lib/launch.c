@@ -161,6 +161,9 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	for (int k = 0; k < 3; k++)
 		if (s->stdio[k] != k && dup2(s->stdio[k], k) < 0)
 			return 1;
+	/* Out of the caller's session: signals from its terminal reach the
+	 * caller alone, which passes them on to the command once. */
+	setsid();
 	int r = holder_setup(s, c, &m);
 	if (r < 0) {
 		report(c->err_w, &m, r);
