@@ -269,7 +269,9 @@ int launch_start(const struct launch_spec *s, struct launch *l, struct msgbuf *m
 		*l = (struct launch){ pid, init, TAKE_FD(status_r), 0 };
 		return 0;
 	}
-	if (child.text[0])
+	/* Our own failure (the id maps) explains more than the holder's
+	 * consequence of it. */
+	if (r == 0 && child.text[0])
 		*m = child;
 	else if (r == 0)
 		msg_fail(m, -EIO, "the container failed to start");
