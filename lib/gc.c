@@ -39,8 +39,8 @@ struct refset {
 
 static void refset_free(struct refset *r)
 {
-	strv_free(r->blobs, r->nblobs);
-	strv_free(r->layers, r->nlayers);
+	strv_free_n(r->blobs, r->nblobs);
+	strv_free_n(r->layers, r->nlayers);
 }
 
 static int collect_refs(const struct image_list *l, struct refset *rs)

@@ -9,16 +9,9 @@
 #include "fsutil.h"
 #include "images.h"
 
-void strv_free(char **v, size_t n)
-{
-	for (size_t k = 0; k < n; k++)
-		free(v[k]);
-	free(v);
-}
-
 static void info_free(struct image_info *i)
 {
-	strv_free(i->refs, i->nrefs);
+	strv_free_n(i->refs, i->nrefs);
 	free(i->layers);
 	free(i->created);
 	free(i->broken);
@@ -183,7 +176,7 @@ int layers_list(struct store *s, char ***ids, size_t *n)
 			continue;
 		char **nv = realloc(v, (c + 1) * sizeof(*nv));
 		if (!nv || asprintf(&nv[c], "sha256:%s", de->d_name) < 0) {
-			strv_free(nv ? nv : v, c);
+			strv_free_n(nv ? nv : v, c);
 			return -ENOMEM;
 		}
 		v = nv;
@@ -218,14 +211,14 @@ int layer_find(struct store *s, const struct image_list *l, const char *query,
 		if (strncmp(digest_hex(ids[k]), q, strlen(q)))
 			continue;
 		if (found >= 0) {
-			strv_free(ids, n);
+			strv_free_n(ids, n);
 			return err_set(e, -EINVAL, "'%s' names more than one layer; give more digits", query);
 		}
 		found = (int)k;
 	}
 	if (found >= 0)
 		strcpy(out, ids[found]);
-	strv_free(ids, n);
+	strv_free_n(ids, n);
 	return found >= 0 ? 0 : err_set(e, -ENOENT, "no layer '%s' in the store", query);
 }
 

@@ -8,6 +8,7 @@
 
 #include "digest.h"
 #include "store.h"
+#include "strv.h"
 
 struct image_layer {
 	char diff_id[DIGEST_STR_LEN + 1];
@@ -52,7 +53,7 @@ int layer_find(struct store *s, const struct image_list *l, const char *query,
 
 /* All DiffIDs in layers/ (sorted). */
 int layers_list(struct store *s, char ***ids, size_t *n);
-void strv_free(char **v, size_t n);
+
 
 
 /* The head of a layer record (without its entries). */

@@ -279,7 +279,7 @@ int verify_store(struct store *s, struct verify_report *r, struct errmsg *e)
 		rc = layers_list(s, &ids, &n);
 	for (size_t k = 0; rc == 0 && k < n; k++)
 		rc = verify_layer(s, ids[k], r);
-	strv_free(ids, n);
+	strv_free_n(ids, n);
 	if (rc < 0)
 		return err_sys(e, rc, "cannot verify store '%s'", s->root);
 	return 0;

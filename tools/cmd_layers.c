@@ -75,7 +75,7 @@ static int run(int argc, char **argv)
 	}
 	if (json && rc == 0)
 		rc = cli_print_json(arr) ? 1 : 0;
-	strv_free(ids, n);
+	strv_free_n(ids, n);
 	cli_session_close(&cs);
 	return rc;
 }
