@@ -1,7 +1,7 @@
 /* The request loop: one leader thread answers requests that are quick
- * (lookups, attributes, listings, creating and removing names) itself, and
- * hands those that may take long (data I/O, syncs, opens and renames that
- * copy data up) to a pool of workers.
+ * (lookups, attributes, listings, names, reads and writes) itself, and hands
+ * those that may take long (syncs, and opens, truncates, links and renames
+ * that may copy a file's data up) to a pool of workers.
  *
  * Why not libfuse's multi-threaded loop: it wakes the idle thread that has
  * waited longest, so a sequence of quick requests hops from thread to
@@ -9,6 +9,7 @@
  * keeps quick requests on one hot thread answers them two to three times
  * faster, and the workers keep a long copy-up from stalling everyone. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,20 +32,28 @@ struct pool {
 	pthread_t *workers;
 };
 
-/* May this request block for long? */
+/* May this request block for long?  Reads and writes mostly hit the page
+ * cache and stay on the leader (a hand-off costs more than they do);
+ * syncs, and whatever may copy a file's data up, go to a worker. */
 static bool is_slow(const struct fuse_buf *b)
 {
 	const struct fuse_in_header *in = b->mem;
+	const void *arg = in + 1;
+	size_t argsize = b->size > sizeof(*in) ? b->size - sizeof(*in) : 0;
 	if (b->size < sizeof(*in))
 		return false;
 	switch (in->opcode) {
-	case FUSE_READ: case FUSE_WRITE: case FUSE_FSYNC: case FUSE_FSYNCDIR:
-	case FUSE_FALLOCATE: case FUSE_COPY_FILE_RANGE: case FUSE_OPEN:
-	case FUSE_LINK: case FUSE_RENAME: case FUSE_RENAME2: case FUSE_LSEEK:
+	case FUSE_FSYNC: case FUSE_FSYNCDIR: case FUSE_FALLOCATE:
+	case FUSE_COPY_FILE_RANGE: case FUSE_LINK: case FUSE_RENAME: case FUSE_RENAME2:
 		return true;
+	case FUSE_OPEN: {
+		const struct fuse_open_in *o = arg;
+		return argsize < sizeof(*o) || (o->flags & O_ACCMODE) != O_RDONLY ||
+		       (o->flags & O_TRUNC);
+	}
 	case FUSE_SETATTR: {
-		const struct fuse_setattr_in *a = (const void *)(in + 1);
-		return b->size >= sizeof(*in) + sizeof(*a) && (a->valid & FATTR_SIZE);
+		const struct fuse_setattr_in *a = arg;
+		return argsize < sizeof(*a) || (a->valid & FATTR_SIZE);
 	}
 	default:
 		return false;
