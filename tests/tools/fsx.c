@@ -272,11 +272,15 @@ int main(int argc, char **argv)
 		int fd = open(model_out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || write(fd, f.model, f.size) != (ssize_t)f.size || close(fd) < 0) {
 			fprintf(stderr, "fsx: cannot write '%s': %s\n", model_out, strerror(errno));
+			free(f.model);
+			free(f.tmpname);
 			return 1;
 		}
 	}
 	if (!f.quiet)
 		printf("fsx: %s: %" PRIu64 " operations, final size %zu, all bytes as expected\n",
 		       f.path, f.nops, f.size);
+	free(f.model);
+	free(f.tmpname);
 	return 0;
 }
