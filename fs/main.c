@@ -30,8 +30,8 @@ static void usage(FILE *f)
 "     lowerdir=A:B:...     read-only layers, top first (\\: escapes a colon)\n"
 "     upperdir=DIR         writable layer; workdir=DIR on the same filesystem\n"
 "     volatile, fsync=0    do not sync copy-ups nor honour fsync(2)\n"
-"     uidmapping=I:O:N[:...], gidmapping=I:O:N[:...]\n"
-"                          show on-disk id O+k as I+k (k < N)\n"
+"     uidmapping=D:S:N[:...], gidmapping=D:S:N[:...]\n"
+"                          show on-disk id D+k as S+k (k < N)\n"
 "     squash_to_root, squash_to_uid=N, squash_to_gid=N\n"
 "     xattr_permissions=0|1|2  use user.containers.override_stat (default:\n"
 "                          when not root of the initial user namespace)\n"
@@ -80,6 +80,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return -1;
 		}
 	}
+	if (lfs->opts.debug)
+		a->foreground = true; /* as fuse-overlayfs: -o debug logs in the foreground */
 	if (optind != argc - 1) {
 		fprintf(stderr, "layerfs: %s\n", optind >= argc ? "no mountpoint given"
 							   : "more than one mountpoint given");

@@ -26,7 +26,9 @@ int idmap_parse(const char *s, struct idmap *map)
 	size_t n = map->n;
 	_cleanup_free_ struct idmap_range *r = NULL;
 
-	if (*s == '\0')
+	if (*p == ':')
+		p++; /* podman's form: ":0:1:1000:..." */
+	if (*p == '\0')
 		return -EINVAL;
 	r = malloc(sizeof(*r) * (n + strlen(s) / 6 + 1));
 	if (!r)
@@ -35,8 +37,8 @@ int idmap_parse(const char *s, struct idmap *map)
 		memcpy(r, map->r, sizeof(*r) * n);
 	while (*p) {
 		struct idmap_range e;
-		if (parse_num(&p, &e.inner) < 0 || *p++ != ':' ||
-		    parse_num(&p, &e.outer) < 0 || *p++ != ':' ||
+		if (parse_num(&p, &e.outer) < 0 || *p++ != ':' ||
+		    parse_num(&p, &e.inner) < 0 || *p++ != ':' ||
 		    parse_num(&p, &e.count) < 0 || e.count == 0)
 			return -EINVAL;
 		if ((uint64_t)e.inner + e.count - 1 > UINT32_MAX ||

@@ -1,8 +1,10 @@
-/* uid/gid mappings in the fuse-overlayfs form: "INNER:OUTER:COUNT[:...]".
+/* uid/gid mappings in the fuse-overlayfs form: "DISK:SHOWN:COUNT[:...]"
+ * (podman writes a leading ':').
  *
- * INNER is the id the filesystem's users see, OUTER the id stored on disk.
- * A file owned on disk by an unmapped id shows as the overflow id (65534),
- * as a user namespace shows it. */
+ * A file owned on disk by DISK+k shows as SHOWN+k (k < COUNT), and a file
+ * created by SHOWN+k is stored as DISK+k.  A file owned on disk by an
+ * unmapped id shows as the overflow id (65534), as a user namespace shows
+ * it. */
 #ifndef LAYERFS_IDMAP_H
 #define LAYERFS_IDMAP_H
 

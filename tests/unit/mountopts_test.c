@@ -34,12 +34,17 @@ int main(void)
 	   "their values");
 	ok(o.timeout == 2.5 && o.threaded == 0 && o.writeback == 1 && o.xattr_permissions == 2,
 	   "numeric values");
-	is_int(parse(&o, "lowerdir=/a,uidmapping=0:1000:1:1:100000:65536,gidmapping=0:1000:1", err),
+	/* fuse-overlayfs reads DISK:SHOWN:COUNT; podman writes a leading ':'. */
+	is_int(parse(&o, "lowerdir=/a,uidmapping=1000:0:1:100000:1:65536,gidmapping=1000:0:1", err),
 	       0, "id mappings");
 	is_int(o.uidmap.n, 2, "two uid ranges");
 	is_int(idmap_to_inner(&o.uidmap, 100004), 5, "on-disk 100004 shows as 5");
 	is_int(idmap_to_outer(&o.uidmap, 0), 1000, "0 stored as 1000");
 	is_int(idmap_to_inner(&o.uidmap, 7), 65534, "unmapped shows as overflow");
+	is_int(parse(&o, "lowerdir=/a,uidmapping=:0:1:1005:1005:0:1", err), 0,
+	       "podman's leading colon");
+	is_int(idmap_to_inner(&o.uidmap, 0), 1, "on-disk 0 shows as 1");
+	is_int(idmap_to_inner(&o.uidmap, 1005), 0, "on-disk 1005 shows as 0");
 	is_int(parse(&o, "lowerdir=/a,allow_other,noatime,nodev,context=\"system_u:object_r:x:s0,c1\"",
 		     err), 0, "FUSE options, quoted context with a comma");
 	ok(o.allow_other, "allow_other noted");
