@@ -36,7 +36,9 @@ for kind in "${kinds[@]}"; do
 		"$SEM_SKIP") result[$kind,$name]="n/a" ;;
 		*) result[$kind,$name]=FAIL ;;
 		esac
-		reason[$kind,$name]=$(tail -n 1 <<<"$out")
+		# one line, paths relative to the check's directory
+		reason[$kind,$name]=$(printf '%s' "$out" |
+			sed "s|$ROOT/$kind-$name/||g" | tr '\n' ' ' | cut -c1-300)
 		printf '%-16s %-24s %s  %s\n' "$kind" "$name" "${result[$kind,$name]}" \
 			"${reason[$kind,$name]}" >&2
 	done

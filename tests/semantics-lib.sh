@@ -61,7 +61,7 @@ sem_mount() {
 	mkdir -p "$mnt"
 	case $kind in
 	layerfs) "$LAYERFS" -o "$opts" "$mnt" ;;
-	fuse-overlayfs) fuse-overlayfs -o "$opts" "$mnt" ;;
+	fuse-overlayfs) fuse-overlayfs -o "$opts" "$mnt" 2>/dev/null ;;
 	overlay) mount -t overlay overlay -o "$opts" "$mnt" ;;
 	overlay-full) mount -t overlay overlay -o "$opts,index=on,redirect_dir=on,metacopy=on" "$mnt" ;;
 	esac || { echo "mount of $kind on $mnt failed (-o $opts)"; return 1; }
@@ -361,7 +361,6 @@ sem_prop_crash_safe_copyup() {
 	wait "$w" 2>/dev/null
 	fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	[ -n "$caught" ] || { echo "the copy-up finished before it could be interrupted"; return $SEM_SKIP; }
-	echo "leftovers before remount: $(_sem_work_leftovers "$d/work" | wc -l)"
 	sem_mount "$kind" "$m" "$lower" "$d/upper" "$d/work" || return 1
 	if ! python3 "$SEM_PROBE" expect "$m/big" "$lower/big" >/dev/null; then
 		out=$(python3 "$SEM_PROBE" expect "$m/big" "$lower/big" 0 4096 N) ||
