@@ -158,8 +158,8 @@ check_ns "override_stat: chown and chmod of an image file copy up and keep the o
 	want "$(stat -c "%u:%g %a" "$M/home/alice")" "1000:1000 700" "parent directory after copy-up"'
 
 check_ns "an owner the namespace cannot hold goes to user.containers.override_stat" root '
-	# ids 0 of the mount are id 5000 on disk, which unshare -Urm cannot hold
-	rl_mount "uidmapping=0:5000:1,gidmapping=0:5000:1"
+	# id 0 of the mount is id 5000 on disk, which unshare -Urm cannot hold
+	rl_mount "uidmapping=5000:0:1,gidmapping=5000:0:1"
 	chown 0:0 "$M/etc" "$M/etc/motd" || exit 1
 	want "$(stat -c %u:%g "$M/etc" "$M/etc/motd" | tr "\n" " ")" "0:0 0:0 " "owners through the mount"
 	ov=$(getfattr --absolute-names --only-values -n user.containers.override_stat "$UP/etc/motd" 2>&1)
@@ -172,13 +172,19 @@ check_ns "an owner the namespace cannot hold goes to user.containers.override_st
 
 # --- options --------------------------------------------------------------
 
-check_ns "uidmapping= and gidmapping= translate on-disk ids both ways" auto '
-	# on-disk 0 <-> 1000 swapped, the rest unchanged
-	rl_mount "uidmapping=0:1000:1:1:1:999:1000:0:1,gidmapping=0:1000:1:1:1:999:1000:0:1"
-	want "$(stat -c %u:%g "$M/plain/owned-1000" "$M/plain/file" | tr "\n" " ")" "0:0 1000:1000 " "owners through the mapping"
-	touch "$M/plain/created"
-	want "$(stat -c %u:%g "$M/plain/created")" 0:0 "owner of a new file through the mount"
-	want "$(stat -c %u:%g "$UP/plain/created")" 1000:1000 "owner of the new file on disk"'
+check_ns "uidmapping=C:H:N shows on-disk (container) id C+k as H+k and stores H+k as C+k" auto '
+	# on-disk 1000 is shown as 0; on-disk 0 is outside the mapping
+	rl_mount "uidmapping=1000:0:1,gidmapping=1000:0:1"
+	want "$(stat -c %u:%g "$M/plain/owned-1000" "$M/plain/file" | tr "\n" " ")" "0:0 65534:65534 " "owners of on-disk 1000 and 0"
+	mkdir "$M/created"
+	want "$(stat -c %u:%g "$M/created")" 0:0 "owner of a new directory through the mount"
+	want "$(stat -c %u:%g "$UP/created")" 1000:1000 "owner of the new directory on disk"'
+
+check_ns "uidmapping= with several triples, and the leading colon podman writes" auto '
+	# podman --userns=keep-id style: container 0..999 on host 1..1000,
+	# container 1000 on host 0, the rest unchanged
+	rl_mount "uidmapping=:0:1:1000:1000:0:1:1001:1001:64534,gidmapping=:0:1:1000:1000:0:1:1001:1001:64534"
+	want "$(stat -c %u:%g "$M/plain/owned-1000" "$M/plain/file" | tr "\n" " ")" "0:0 1:1 " "owners of on-disk 1000 and 0"'
 
 check_ns "squash_to_root shows every file as 0:0" auto '
 	rl_mount squash_to_root
