@@ -21,11 +21,12 @@ SEM_KINDS=(layerfs fuse-overlayfs overlay overlay-full)
 # name|description, in the order they are run and reported.
 SEM_PROPS=(
 	"hardlink_copyup|hard links stay linked after copy-up and remount"
+	"hardlink_renamed_dir|hard links stay linked when a lower directory holding one name is renamed"
 	"inode_unique|st_ino unique with two lower layers on two tmpfs mounts"
 	"inode_stable|st_ino kept across copy-up and remount"
 	"readdir_dino|readdir d_ino equals stat st_ino (lower, upper, copied-up)"
 	"rename_lower_dir|renaming a lower directory works and survives remount"
-	"otrunc_no_copy|open(O_TRUNC) of a 1 GiB lower file copies no data"
+	"otrunc_no_copy|open(O_TRUNC) and truncate(2) to 0 of a 1 GiB lower file copy no data"
 	"metadata_only_copyup|chmod/chown/utimens/setxattr of a 1 GiB lower file copy no data; first write does"
 	"concurrent_first_write|concurrent first writes to a lower file: one copy-up, no write lost"
 	"crash_safe_copyup|SIGKILL during copy-up: never torn, work leftovers cleaned at remount"
@@ -132,7 +133,7 @@ sem_run() { # WHAT COMMAND...: the command must succeed
 	local what=$1 out
 	shift
 	out=$("$@" 2>&1) && return 0
-	echo "$what failed: $out"
+	echo "$what failed: $(tail -n 1 <<<"$out")"
 	return 1
 }
 _stat() { stat -c "$1" -- "$2" 2>&1; }
@@ -178,6 +179,27 @@ sem_prop_hardlink_copyup() {
 	sem_umount "$m"
 }
 
+sem_prop_hardlink_renamed_dir() {
+	local kind=$1 d=$2 m=$2/mnt out
+	_sem_layout "$d"
+	mkdir "$d/lower/dir"
+	echo base >"$d/lower/dir/a"
+	ln "$d/lower/dir/a" "$d/lower/b"
+	sem_mount "$kind" "$m" "$d/lower" "$d/upper" "$d/work" || return 1
+	out=$(python3 -c 'import os,sys; os.rename(sys.argv[1], sys.argv[2])' "$m/dir" "$m/moved" 2>&1) ||
+		{ echo "rename(2) dir -> moved: $(tail -n 1 <<<"$out")"; return 1; }
+	echo one >>"$m/b"
+	sem_eq "$(cat "$m/moved/a")" "$(printf 'base\none')" "moved/a after writing b" || return 1
+	sem_eq "$(_stat %h:%i "$m/moved/a")" "$(_stat %h:%i "$m/b")" "st_nlink:st_ino of moved/a and b" || return 1
+	sem_remount "$m" || return 1
+	sem_eq "$(cat "$m/b")" "$(printf 'base\none')" "b after remount" || return 1
+	sem_eq "$(cat "$m/moved/a")" "$(printf 'base\none')" "moved/a after remount" || return 1
+	rm "$m/moved/a"
+	sem_eq "$(_stat %h "$m/b")" 1 "st_nlink of b after removing moved/a" || return 1
+	sem_eq "$(cat "$m/b")" "$(printf 'base\none')" "b after removing moved/a" || return 1
+	sem_umount "$m"
+}
+
 sem_prop_inode_unique() {
 	local kind=$1 d=$2 m=$2/mnt out
 	mkdir -p "$d/l1" "$d/l2" "$d/upper" "$d/work" "$d/mnt"
@@ -193,6 +215,10 @@ sem_prop_inode_unique() {
 	sem_mount "$kind" "$m" "$d/l1:$d/l2" "$d/upper" "$d/work" || return 1
 	echo new >"$m/created"
 	out=$(python3 "$SEM_PROBE" inodes "$m") || { echo "$out" | grep -v '^[0-9]'; return 1; }
+	echo up >>"$m/only-l2/h"     # copy-ups from both layers
+	echo up >>"$m/dir/g-l1"
+	sem_remount "$m" || return 1
+	out=$(python3 "$SEM_PROBE" inodes "$m") || { echo "after copy-up and remount:"; echo "$out" | grep -v '^[0-9]'; return 1; }
 	sem_umount "$m"
 }
 
@@ -241,11 +267,11 @@ sem_prop_rename_lower_dir() {
 	echo y >"$d/lower/old/sub/y"
 	sem_mount "$kind" "$m" "$d/lower" "$d/upper" "$d/work" || return 1
 	out=$(python3 -c 'import os,sys; os.rename(sys.argv[1], sys.argv[2])' "$m/old" "$m/new" 2>&1) ||
-		{ echo "rename(2) old -> new: $out"; return 1; }
+		{ echo "rename(2) old -> new: $(tail -n 1 <<<"$out")"; return 1; }
 	sem_eq "$(cat "$m/new/x" "$m/new/sub/y" 2>&1 | tr '\n' ' ')" "x y " "contents of new/" || return 1
 	[ ! -e "$m/old" ] || { echo "old still exists after rename"; return 1; }
 	out=$(python3 -c 'import os,sys; os.rename(sys.argv[1], sys.argv[2])' "$m/new" "$m/again" 2>&1) ||
-		{ echo "rename(2) of the renamed directory: $out"; return 1; }
+		{ echo "rename(2) of the renamed directory: $(tail -n 1 <<<"$out")"; return 1; }
 	sem_remount "$m" || return 1
 	sem_eq "$(cat "$m/again/x" "$m/again/sub/y" 2>&1 | tr '\n' ' ')" "x y " "contents of again/ after remount" || return 1
 	[ ! -e "$m/old" ] && [ ! -e "$m/new" ] || { echo "old or new reappeared after remount"; return 1; }
@@ -274,6 +300,14 @@ os.write(fd, b"new\n"); os.close(fd)' "$m/big" || return 1
 	[ "$kib" -le 1024 ] || { echo "upper file holds $kib KiB"; return 1; }
 	sem_remount "$m" || return 1
 	sem_eq "$(cat "$m/big")" new "content after remount" || return 1
+	sem_umount "$m" || return 1
+	# truncate(2) to zero, by path, on a fresh upper
+	mkdir "$d/rw/upper2" "$d/rw/work2"
+	sem_mount "$kind" "$m" "$lower" "$d/rw/upper2" "$d/rw/work2" || return 1
+	sem_run "truncate(2) to 0" python3 -c 'import os, sys; os.truncate(sys.argv[1], 0)' "$m/big" || return 1
+	sem_eq "$(_stat %s "$m/big")" 0 "size after truncate(2)" || return 1
+	kib=$(_blocks_kib "$d/rw/upper2/big")
+	[ "$kib" -le 1024 ] || { echo "upper file holds $kib KiB after truncate(2)"; return 1; }
 	sem_umount "$m"
 }
 
