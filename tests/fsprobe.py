@@ -14,6 +14,8 @@
                                    NPROC processes open FILE for writing at the same
                                    moment, each writes LEN bytes of its own byte at
                                    offset i * (size / NPROC); then checks every region
+  fsprobe.py acl FILE              set a POSIX ACL with a named user (uid 0,
+                                   rwx) and print the mode and the ACL read back
 Exit status 0 when the property holds, 1 (with a message on stdout) when not.
 """
 import multiprocessing
@@ -142,10 +144,24 @@ def cmd_concurrent(path, nproc, length):
         fail("\n".join(msgs))
 
 
+def cmd_acl(path):
+    import struct
+    any_id = 0xffffffff
+    entries = [(0x01, 6, any_id), (0x02, 7, 0), (0x04, 4, any_id),
+               (0x10, 7, any_id), (0x20, 4, any_id)]
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    try:
+        os.setxattr(path, "system.posix_acl_access", acl)
+        back = os.getxattr(path, "system.posix_acl_access")
+    except OSError as e:
+        fail(f"{path}: {e.strerror}")
+    print(f"{stat.S_IMODE(os.stat(path).st_mode):o} {'same' if back == acl else 'different'}")
+
+
 def main():
     cmds = {"inodes": cmd_inodes, "dino": cmd_dino, "pattern": cmd_pattern,
             "write-at": cmd_write_at, "expect": cmd_expect,
-            "concurrent": cmd_concurrent}
+            "concurrent": cmd_concurrent, "acl": cmd_acl}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
