@@ -266,6 +266,8 @@ sem_prop_rename_lower_dir() {
 	echo x >"$d/lower/old/x"
 	echo y >"$d/lower/old/sub/y"
 	sem_mount "$kind" "$m" "$d/lower" "$d/upper" "$d/work" || return 1
+	local ino
+	ino=$(_stat %i "$m/old")
 	out=$(python3 -c 'import os,sys; os.rename(sys.argv[1], sys.argv[2])' "$m/old" "$m/new" 2>&1) ||
 		{ echo "rename(2) old -> new: $(tail -n 1 <<<"$out")"; return 1; }
 	sem_eq "$(cat "$m/new/x" "$m/new/sub/y" 2>&1 | tr '\n' ' ')" "x y " "contents of new/" || return 1
@@ -276,6 +278,7 @@ sem_prop_rename_lower_dir() {
 	sem_eq "$(cat "$m/again/x" "$m/again/sub/y" 2>&1 | tr '\n' ' ')" "x y " "contents of again/ after remount" || return 1
 	[ ! -e "$m/old" ] && [ ! -e "$m/new" ] || { echo "old or new reappeared after remount"; return 1; }
 	sem_eq "$(ls "$m" | tr '\n' ' ')" "again " "root listing after remount" || return 1
+	sem_eq "$(_stat %i "$m/again")" "$ino" "st_ino of the renamed directory after remount" || return 1
 	# a fresh directory of the old name is empty, not the lower one again
 	mkdir "$m/old" && sem_eq "$(ls -A "$m/old")" "" "new directory at the old name" || return 1
 	sem_umount "$m"
