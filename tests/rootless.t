@@ -2,10 +2,13 @@
 # layerfs run by an unprivileged user inside a user namespace: mounting,
 # copy-up and whiteouts, an image whose owners, modes and device nodes live
 # in user.containers.override_stat, ownership the namespace cannot hold,
-# and the fuse-overlayfs options podman passes.  Where fuse-overlayfs is
-# installed, each option check runs against it too and its answer is shown.
+# the fuse-overlayfs options podman passes, and the union semantics of
+# semantics-lib.sh as the user.  Where fuse-overlayfs is installed, each
+# option check runs against it too and its answer is shown.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/testuser-lib.sh"
+SEM_BIG_MIB=256 # as the user: a smaller large file, for time
+. "$TESTS_DIR/semantics-lib.sh"
 
 need_root
 need_cmd useradd userdel runuser unshare setfattr getfattr python3 fusermount3
@@ -24,7 +27,8 @@ probe=$(as_testuser unshare -Urm true 2>&1) ||
 # The binaries and helpers, where the user can reach them.
 mkdir -p "$W/bin" "$W/run"
 cp "$LAYERFS" "$W/bin/layerfs"
-cp "$TESTS_DIR/rootless-inner.sh" "$TESTS_DIR/fsprobe.py" "$W/bin/"
+cp "$TESTS_DIR/rootless-inner.sh" "$TESTS_DIR/fsprobe.py" "$TESTS_DIR/lib.sh" \
+	"$TESTS_DIR/semantics-lib.sh" "$W/bin/"
 chown "$TU_NAME:" "$W/run"
 
 # The image: every file belongs to the user on disk; what it should show
@@ -275,5 +279,23 @@ check_ns "an unknown option is an error and mounts nothing" root '
 		{ RL_MOUNTS+=("$d/m"); echo "mount succeeded"; exit 1; }
 	mountpoint -q "$d/m" && { RL_MOUNTS+=("$d/m"); echo "mounted anyway"; exit 1; }
 	case $out in *no_such_option*) ;; *) echo "message does not name the option: $out"; exit 1 ;; esac'
+
+# --- the union semantics, as the user ---------------------------------------
+
+for prop in "${SEM_PROPS[@]}"; do
+	name=${prop%%|*} desc="as the user: ${prop#*|}"
+	if [ -z "$auto_ok" ]; then
+		tap_skip "$desc" "no /etc/subuid range or newuidmap for the test user"
+		continue
+	fi
+	out=$(as_testuser env LAYERFS_BUILD="$W/bin" SEM_BIG_MIB="$SEM_BIG_MIB" \
+		unshare --map-root-user --map-auto -m bash -c \
+		". '$W/bin/lib.sh'; . '$W/bin/semantics-lib.sh'; SEM_CACHE='$W/run/cache'; sem_run_prop $name layerfs '$W/run'" 2>&1)
+	case $? in
+	0) tap_ok "$desc" ;;
+	"$SEM_SKIP") tap_skip "$desc" "$(tail -n 1 <<<"$out")" ;;
+	*) tap_not_ok "$desc" "$out" ;;
+	esac
+done
 
 tap_done

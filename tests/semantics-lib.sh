@@ -17,6 +17,7 @@
 SEM_PROBE="$TESTS_DIR/fsprobe.py"
 SEM_SKIP=77
 SEM_KINDS=(layerfs fuse-overlayfs overlay overlay-full)
+SEM_BIG_MIB=${SEM_BIG_MIB:-1024}   # size of the large lower file
 
 # name|description, in the order they are run and reported.
 SEM_PROPS=(
@@ -26,14 +27,13 @@ SEM_PROPS=(
 	"inode_stable|st_ino kept across copy-up and remount"
 	"readdir_dino|readdir d_ino equals stat st_ino (lower, upper, copied-up)"
 	"rename_lower_dir|renaming a lower directory works and survives remount"
-	"otrunc_no_copy|open(O_TRUNC) and truncate(2) to 0 of a 1 GiB lower file copy no data"
-	"metadata_only_copyup|chmod/chown/utimens/setxattr of a 1 GiB lower file copy no data; first write does"
+	"otrunc_no_copy|open(O_TRUNC) and truncate(2) to 0 of a $SEM_BIG_MIB MiB lower file copy no data"
+	"metadata_only_copyup|chmod/chown/utimens/setxattr of a $SEM_BIG_MIB MiB lower file copy no data; first write does"
 	"concurrent_first_write|concurrent first writes to a lower file: one copy-up, no write lost"
 	"crash_safe_copyup|SIGKILL during copy-up: never torn, work leftovers cleaned at remount"
 	"mkdir_rmdir_clean|mkdir x; rmdir x leaves nothing in the upper"
 )
 
-SEM_BIG_MIB=${SEM_BIG_MIB:-1024}
 declare -A SEM_MOUNT_ARGS=()   # mountpoint -> "kind|lowers|upper|work"
 SEM_DAEMON_PID=                # pid of the last daemon started with sem_mount_fg
 
