@@ -161,6 +161,16 @@ int upper_dir_fd(struct inode *dir)
 	return layer_open(LAYER_UPPER, path, O_PATH | O_DIRECTORY);
 }
 
+/* A copy-up is not a change of its directory: put back the times the
+ * upper directory had before the copy landed in it (as the kernel does). */
+void restore_dir_times(int pfd, const struct stat *before)
+{
+	char p[64];
+	struct timespec ts[2] = { before->st_atim, before->st_mtim };
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
+	utimensat(AT_FDCWD, p, ts, 0);
+}
+
 int mark_impure_locked(struct inode *dir)
 {
 	if (dir->impure)
@@ -209,12 +219,17 @@ int copyup_dir_locked(struct inode *dir)
 		return -errno;
 	proc_path(src_proc, sizeof(src_proc), lfs->layers[dir->layer].fd, lpath);
 	_cleanup_close_ int pfd = upper_dir_fd(dir->parent);
+	struct stat pst;
 	if (pfd < 0)
 		r = pfd;
+	else if (fstat(pfd, &pst) < 0)
+		r = -errno;
 	if (r == 0)
 		r = copy_meta(tmp, &st, src_proc, dir->ino);
 	if (r == 0 && renameat2(lfs->workfd, tmp, pfd, dir->name, RENAME_NOREPLACE) < 0)
 		r = -errno;
+	if (r == 0)
+		restore_dir_times(pfd, &pst);
 	if (r < 0) {
 		unlinkat(lfs->workfd, tmp, AT_REMOVEDIR);
 		return r;
@@ -330,12 +345,16 @@ static int publish(struct inode *i, const char *tmp, const struct cu_src *s, int
 	if (r < 0)
 		return r;
 	_cleanup_close_ int pfd = upper_dir_fd(i->parent);
+	struct stat pst;
 	if (pfd < 0)
 		return pfd;
+	if (fstat(pfd, &pst) < 0)
+		return -errno;
 	/* A metacopy file is replaced; anything else must not exist yet. */
 	if (renameat2(lfs->workfd, tmp, pfd, i->name,
 		      s->from_metacopy ? 0 : RENAME_NOREPLACE) < 0)
 		return -errno;
+	restore_dir_times(pfd, &pst);
 	if (!s->from_metacopy) {
 		mark_impure_locked(i->parent);
 		dentry_now_upper(i->parent, i->name);
@@ -358,7 +377,7 @@ int copyup(struct inode *i, int how)
 		NS_WRITE;
 		return copyup_dir_locked(i);
 	}
-	pthread_mutex_lock(&i->cu_lock);
+	pthread_mutex_lock(inode_cu_lock(i));
 	int r = 0;
 	if (i->layer == LAYER_UPPER && !(i->metacopy && how != CU_META))
 		goto out;
@@ -392,6 +411,6 @@ int copyup(struct inode *i, int how)
 	aliases_free(s->aliases, s->naliases);
 	free(s);
 out:
-	pthread_mutex_unlock(&i->cu_lock);
+	pthread_mutex_unlock(inode_cu_lock(i));
 	return r;
 }

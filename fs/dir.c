@@ -168,20 +168,18 @@ static int merge_entry(struct dirlist *l, const struct layer_entry *e, uint16_t 
 		}
 		return 0;
 	}
-	if (d->flags & DE_BLOCKED)
-		return 0;
-	if (d->flags & DE_NEG) {
+	/* The first layer below the top decides whether removing the name
+	 * would uncover something (whiteouts count as nothing). */
+	if (!(d->flags & DE_DECIDED)) {
 		if (!e->whiteout)
 			d->flags |= DE_LOWER;
+		d->flags |= DE_DECIDED;
+	}
+	if (d->flags & (DE_BLOCKED | DE_NEG)) {
 		d->flags |= DE_BLOCKED;
 		return 0;
 	}
-	if (e->whiteout) {
-		d->flags |= DE_BLOCKED;
-		return 0;
-	}
-	d->flags |= DE_LOWER;
-	if (d->type == DT_DIR && e->type == DT_DIR)
+	if (!e->whiteout && d->type == DT_DIR && e->type == DT_DIR)
 		return dlayers_append(d, layer);
 	d->flags |= DE_BLOCKED;
 	return 0;
@@ -255,6 +253,68 @@ static int merge_layer(struct dirlist *l, int fd, uint16_t layer, bool impure,
 	return errno ? -errno : 0;
 }
 
+static bool path_is_opaque(uint16_t L, const char *path)
+{
+	char v[4], m[PATH_MAX + 32];
+	struct stat st;
+	for (int k = 0; k < 2; k++) {
+		ssize_t n = layer_getxattr(L, path, k ? "user.overlay.opaque" : "trusted.overlay.opaque",
+					   v, sizeof(v));
+		if (n > 0 && wh_opaque_value(v, n))
+			return true;
+	}
+	snprintf(m, sizeof(m), "%s/" WH_OPAQUE_NAME, path);
+	return layer_stat(L, m, &st) == 0;
+}
+
+/* Is NAME under PARENT (a path in layer L) deleted there? */
+static bool path_is_whiteout(uint16_t L, const char *parent, const char *name)
+{
+	char p[PATH_MAX + NAME_MAX + 8];
+	struct stat ws;
+	int n = snprintf(p, sizeof(p), "%s%s" WH_PREFIX "%s", parent, *parent ? "/" : "", name);
+	return n > 0 && (size_t)n < sizeof(p) && layer_stat(L, p, &ws) == 0;
+}
+
+/* Follow the old path of a redirected directory down layer L, as a lookup
+ * from the root would: 1 when L holds it as a directory, 0 when L has
+ * nothing there, -1 when L hides it from every layer below (a whiteout or
+ * a non-directory on the way).  *STOP: an opaque directory on the way hides
+ * the layers below L. */
+static int probe_old_path(uint16_t L, const char *path, bool *stop)
+{
+	char cur[PATH_MAX] = "";
+	const char *p = path;
+	size_t len = 0;
+
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t l = slash ? (size_t)(slash - p) : strlen(p);
+		if (len + l + 2 > sizeof(cur))
+			return -1;
+		char name[NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%.*s", (int)l, p);
+		char parent[PATH_MAX];
+		memcpy(parent, cur, len + 1);
+		if (len)
+			cur[len++] = '/';
+		memcpy(cur + len, p, l);
+		len += l;
+		cur[len] = '\0';
+		struct stat st;
+		if (layer_stat(L, cur, &st) < 0)
+			return path_is_whiteout(L, parent, name) ? -1 : 0;
+		if (!S_ISDIR(st.st_mode))
+			return -1; /* a file, or a char 0/0 whiteout */
+		if (path_is_opaque(L, cur))
+			*stop = true;
+		p += l;
+		while (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
 /* An upper directory renamed from a lower one names its old place in a
  * redirect xattr: absolute ("/a/b") or relative to the parent. */
 static int read_redirect(struct inode *dir, int upfd)
@@ -284,12 +344,12 @@ static int read_redirect(struct inode *dir, int upfd)
 	if (!lows)
 		return -ENOMEM;
 	for (uint16_t L = 1; L < lfs->nlayers; L++) {
-		struct stat st;
-		if (layer_stat(L, r, &st) < 0)
-			continue;
-		if (!S_ISDIR(st.st_mode))
+		bool stop = false;
+		int found = probe_old_path(L, r, &stop);
+		if (found > 0)
+			lows[n_l++] = L;
+		if (found < 0 || stop)
 			break;
-		lows[n_l++] = L;
 	}
 	free(dir->lows);
 	dir->lows = lows;
@@ -305,7 +365,7 @@ static void list_settle(struct dirlist *l)
 		struct dentry **pp = &l->buckets[i];
 		while (*pp) {
 			struct dentry *d = *pp;
-			d->flags &= (uint8_t)~DE_BLOCKED;
+			d->flags &= (uint8_t)~(DE_BLOCKED | DE_DECIDED);
 			if ((d->flags & DE_NEG) && d->layer != LAYER_UPPER) {
 				*pp = d->hnext;
 				l->count--;
@@ -374,7 +434,7 @@ int dir_ensure(struct inode *dir)
 {
 	if (__atomic_load_n(&dir->dir, __ATOMIC_ACQUIRE))
 		return 0;
-	pthread_mutex_lock(&dir->lock);
+	pthread_mutex_lock(inode_build_lock(dir));
 	int r = 0;
 	if (!dir->dir) {
 		struct dirlist *l = calloc(1, sizeof(*l));
@@ -386,7 +446,7 @@ int dir_ensure(struct inode *dir)
 			__atomic_store_n(&dir->dir, l, __ATOMIC_RELEASE);
 		}
 	}
-	pthread_mutex_unlock(&dir->lock);
+	pthread_mutex_unlock(inode_build_lock(dir));
 	return r;
 }
 

@@ -132,10 +132,14 @@ int alias_link_locked(struct inode *i, uint16_t layer, const char *alias)
 	    path_lower_child(dir, base, lp, sizeof(lp)) == 0 && strcmp(lp, alias) == 0 &&
 	    (r = copyup_dir_locked(dir)) == 0 && (r = path_upper(i, up, sizeof(up))) == 0) {
 		_cleanup_close_ int pfd = upper_dir_fd(dir);
+		struct stat pst;
 		if (pfd < 0)
 			r = pfd;
-		else if (linkat(lfs->layers[LAYER_UPPER].fd, up, pfd, base, 0) < 0)
+		else if (fstat(pfd, &pst) < 0 ||
+			 linkat(lfs->layers[LAYER_UPPER].fd, up, pfd, base, 0) < 0)
 			r = -errno;
+		else
+			restore_dir_times(pfd, &pst);
 		if (r == 0) {
 			d->layer = LAYER_UPPER;
 			d->flags |= DE_LOWER;

@@ -29,8 +29,27 @@ static inline uint64_t mix(uint64_t x)
 	return x;
 }
 
+#define STRIPES 256
+static pthread_mutex_t cu_locks[STRIPES];
+static pthread_mutex_t build_locks[STRIPES];
+
+pthread_mutex_t *inode_cu_lock(const struct inode *i)
+{
+	return &cu_locks[mix(i->ino) % STRIPES];
+}
+
+pthread_mutex_t *inode_build_lock(const struct inode *i)
+{
+	return &build_locks[mix(i->ino ^ 0x9e3779b97f4a7c15u) % STRIPES];
+}
+
+
 void inode_table_init(void)
 {
+	for (int s = 0; s < STRIPES; s++) {
+		pthread_mutex_init(&cu_locks[s], NULL);
+		pthread_mutex_init(&build_locks[s], NULL);
+	}
 	for (int s = 0; s < SHARDS; s++) {
 		pthread_mutex_init(&shards[s].lock, NULL);
 		shards[s].nbuckets = 0;
@@ -80,8 +99,6 @@ static struct inode *inode_alloc(uint64_t ino, uint8_t type, uint16_t layer)
 	i->type = type;
 	i->layer = layer;
 	i->anchor_fd = -1;
-	pthread_mutex_init(&i->lock, NULL);
-	pthread_mutex_init(&i->cu_lock, NULL);
 	return i;
 }
 
@@ -154,8 +171,6 @@ static void inode_destroy(struct inode *i)
 	free(i->lows);
 	free(i->redirect);
 	free(i->name);
-	pthread_mutex_destroy(&i->lock);
-	pthread_mutex_destroy(&i->cu_lock);
 	free(i);
 	if (parent)
 		inode_unref(parent);

@@ -112,7 +112,10 @@ static int check_mountpoint(const char *mnt)
 static int fuse_arg_list(struct fuse_args *fa)
 {
 	char opts[4096];
-	int n = snprintf(opts, sizeof(opts), "fsname=layerfs,subtype=layerfs%s%s%s%s%s",
+	/* Like kernel overlayfs, and unlike FUSE's defaults, device nodes and
+	 * setuid bits work when root of the initial namespace mounts. */
+	int n = snprintf(opts, sizeof(opts), "fsname=layerfs,subtype=layerfs%s%s%s%s%s%s",
+			 lfs->privileged ? ",dev,suid" : "",
 			 lfs->opts.default_permissions_off ? "" : ",default_permissions",
 			 lfs->opts.allow_other || geteuid() == 0 ? ",allow_other" : "",
 			 lfs->has_upper ? "" : ",ro",

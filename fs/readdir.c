@@ -1,8 +1,9 @@
 /* Directory reading from the merged listing.
  *
- * opendir takes a snapshot of the listing (names, types, inode numbers),
- * so offsets stay meaningful while the directory changes; reading from
- * offset 0 again takes a fresh one, as rewinddir(3) expects. */
+ * The first readdir of a handle takes a snapshot of the listing (names,
+ * types, inode numbers), so offsets stay meaningful while the directory
+ * changes; reading from offset 0 again takes a fresh one, as rewinddir(3)
+ * expects. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,22 +74,19 @@ static int snap_take(struct inode *dir, struct dirhandle *h)
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct inode *dir = inode_get(ino);
 	struct dirhandle *h = calloc(1, sizeof(*h));
 	if (!h) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	pthread_mutex_init(&h->lock, NULL);
-	int r = snap_take(dir, h);
-	if (r < 0) {
-		free(h);
-		fuse_reply_err(req, -r);
-		return;
-	}
+	/* The snapshot is taken by the first readdir: with the kernel
+	 * caching listings, most opens never read. */
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
-	fi->cache_readdir = 0;
+	/* The kernel may keep listings: every change goes through us, and it
+	 * drops a directory's cached listing when it changes one. */
+	fi->cache_readdir = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		snap_free(h);
 		free(h);
@@ -109,7 +107,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	if (off == 0 && (r = snap_take(dir, h)) < 0)
+	if ((off == 0 || !h->e) && (r = snap_take(dir, h)) < 0)
 		goto out;
 	for (size_t k = (size_t)off; k < h->n; k++) {
 		struct snap_entry *s = &h->e[k];

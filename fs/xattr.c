@@ -1,10 +1,13 @@
 /* Extended attributes.  The overlay's own (trusted.overlay.*,
  * user.overlay.*, *.layerfs.*) never show; with override xattrs in use,
- * user.containers.override_stat does not either. */
+ * user.containers.override_stat does not either.  As in kernel overlayfs,
+ * a user's own "<ns>.overlay.X" is stored escaped, as "<ns>.overlay.overlay.X"
+ * (ns: the namespace this mount writes its own xattrs in). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/limits.h>
 #include <sys/xattr.h>
 
 #include "layerfs.h"
@@ -15,6 +18,36 @@ static bool hidden(const char *name)
 	return wh_is_private_xattr(name) || !strncmp(name, "trusted.layerfs.", 16) ||
 	       !strncmp(name, "user.layerfs.", 13) ||
 	       (lfs->override_stat && !strcmp(name, XATTR_OVERRIDE_STAT));
+}
+
+static size_t own_prefix(char *buf, size_t size)
+{
+	return (size_t)snprintf(buf, size, "%soverlay.", lfs->xattr_ns);
+}
+
+/* The name stored in the layer for the name a user asked for; NULL when
+ * the user cannot reach it. */
+static const char *stored_name(const char *name, char *buf, size_t size)
+{
+	char pre[32];
+	size_t n = own_prefix(pre, sizeof(pre));
+	if (!strncmp(name, pre, n)) {
+		int r = snprintf(buf, size, "%soverlay.%s", pre, name + n);
+		return r > 0 && (size_t)r < size ? buf : NULL;
+	}
+	return hidden(name) ? NULL : name;
+}
+
+/* The name a user sees for a stored name; NULL for the overlay's own. */
+static const char *shown_name(const char *stored, char *buf, size_t size)
+{
+	char pre[32];
+	size_t n = own_prefix(pre, sizeof(pre));
+	if (!strncmp(stored, pre, n) && !strncmp(stored + n, "overlay.", 8)) {
+		int r = snprintf(buf, size, "%s%s", pre, stored + n + 8);
+		return r > 0 && (size_t)r < size ? buf : NULL;
+	}
+	return hidden(stored) ? NULL : stored;
 }
 
 /* "/proc/self/fd/LAYER/path" of I in its top layer. */
@@ -49,9 +82,10 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	struct inode *i = inode_get(ino);
 	char p[PATH_MAX + 32];
 	_cleanup_free_ char *buf = size ? malloc(size) : NULL;
+	char sname[XATTR_NAME_MAX + 16];
 	ssize_t n;
 
-	if (hidden(name)) {
+	if (!(name = stored_name(name, sname, sizeof(sname)))) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -94,23 +128,25 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		reply_sized(req, NULL, n, size);
 		return;
 	}
-	/* Filter in place. */
+	/* Filter and unescape in place: a shown name is never longer. */
 	ssize_t out = 0;
 	for (char *k = all; k < all + n; k += strlen(k) + 1) {
-		size_t len = strlen(k) + 1;
-		if (hidden(k))
+		char b[XATTR_NAME_MAX + 16];
+		const char *s = shown_name(k, b, sizeof(b));
+		if (!s)
 			continue;
-		memmove(all + out, k, len);
+		size_t len = strlen(s) + 1;
+		memmove(all + out, s, len);
 		out += (ssize_t)len;
 	}
 	reply_sized(req, all, out, size);
 }
 
-static int prepare_change(struct inode *i, const char *name)
+static int prepare_change(struct inode *i, const char **name, char *buf, size_t size)
 {
 	if (!lfs->has_upper)
 		return -EROFS;
-	if (hidden(name))
+	if (!(*name = stored_name(*name, buf, size)))
 		return -EOPNOTSUPP;
 	return i->layer == LAYER_UPPER ? 0 : copyup(i, CU_META);
 }
@@ -119,8 +155,8 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 		 size_t size, int flags)
 {
 	struct inode *i = inode_get(ino);
-	char p[PATH_MAX + 32];
-	int r = prepare_change(i, name);
+	char p[PATH_MAX + 32], sname[XATTR_NAME_MAX + 16];
+	int r = prepare_change(i, &name, sname, sizeof(sname));
 	if (r == 0) {
 		NS_READ;
 		if ((r = proc_path_of(i, p, sizeof(p))) == 0 &&
@@ -133,16 +169,17 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct inode *i = inode_get(ino);
-	char p[PATH_MAX + 32];
+	char p[PATH_MAX + 32], sname[XATTR_NAME_MAX + 16];
+	const char *stored = stored_name(name, sname, sizeof(sname));
 	int r = 0;
-	if (i->layer != LAYER_UPPER && !hidden(name)) {
+	if (i->layer != LAYER_UPPER && stored) {
 		/* Removing what is not there copies nothing up. */
 		NS_READ;
-		if ((r = proc_path_of(i, p, sizeof(p))) == 0 && lgetxattr(p, name, NULL, 0) < 0)
+		if ((r = proc_path_of(i, p, sizeof(p))) == 0 && lgetxattr(p, stored, NULL, 0) < 0)
 			r = -errno;
 	}
 	if (r == 0)
-		r = prepare_change(i, name);
+		r = prepare_change(i, &name, sname, sizeof(sname));
 	if (r == 0) {
 		NS_READ;
 		if ((r = proc_path_of(i, p, sizeof(p))) == 0 && lremovexattr(p, name) < 0)
