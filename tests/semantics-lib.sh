@@ -82,7 +82,7 @@ sem_mount_fg() {
 	esac
 	SEM_DAEMON_PID=$!
 	for ((i = 0; i < 200; i++)); do
-		mountpoint -q "$mnt" && { SEM_MOUNT_ARGS[$mnt]="$kind|$3|${4:-}|${5:-}"; return 0; }
+		sem_mounted "$mnt" && { SEM_MOUNT_ARGS[$mnt]="$kind|$3|${4:-}|${5:-}"; return 0; }
 		kill -0 "$SEM_DAEMON_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -90,15 +90,19 @@ sem_mount_fg() {
 	return 1
 }
 
+# Whether MNT is mounted, from the mount table (a stat could hang on a
+# daemon that stopped answering).
+sem_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+
 # The pid of the FUSE daemon serving MNT (none for kernel mounts).
 _sem_daemon_pid() { pgrep -f -x ".*-o [^ ]* $1" | head -1; }
 
 # sem_umount MNT: unmount and wait for a FUSE daemon to exit.
 sem_umount() {
 	local mnt=$1 pid i
-	mountpoint -q "$mnt" || return 0
+	sem_mounted "$mnt" || return 0
 	pid=$(_sem_daemon_pid "$mnt")
-	fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null ||
+	timeout 20 fusermount3 -u "$mnt" 2>/dev/null || timeout 20 umount "$mnt" 2>/dev/null ||
 		{ echo "cannot unmount $mnt"; return 1; }
 	for ((i = 0; i < 100 && ${#pid} > 0; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -118,7 +122,8 @@ sem_cleanup() {
 	local root=$1 m
 	[ -d "$root" ] || return 0
 	for m in $(awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-		fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+		timeout 20 fusermount3 -u "$m" 2>/dev/null || timeout 20 umount "$m" 2>/dev/null ||
+			umount -l "$m" 2>/dev/null
 	done
 	rm -rf "$root"
 }
