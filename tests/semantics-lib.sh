@@ -55,6 +55,17 @@ _sem_opts() { # LOWERS UPPER WORK
 	printf '%s' "$o"
 }
 
+# Kernel overlayfs marks upper and work "in use" until the old superblock is
+# gone, which may lag behind umount(2) a little: retry for a few seconds.
+_sem_kernel_mount() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		mount -t overlay overlay -o "$1" "$2" 2>/dev/null && return 0
+		sleep 0.25
+	done
+	mount -t overlay overlay -o "$1" "$2"
+}
+
 # sem_mount KIND MNT LOWERS [UPPER WORK]: mount and remember how.
 sem_mount() {
 	local kind=$1 mnt=$2 lowers=$3 upper=${4:-} work=${5:-} opts
@@ -63,8 +74,8 @@ sem_mount() {
 	case $kind in
 	layerfs) "$LAYERFS" -o "$opts" "$mnt" ;;
 	fuse-overlayfs) fuse-overlayfs -o "$opts" "$mnt" 2>/dev/null ;;
-	overlay) mount -t overlay overlay -o "$opts" "$mnt" ;;
-	overlay-full) mount -t overlay overlay -o "$opts,index=on,redirect_dir=on,metacopy=on" "$mnt" ;;
+	overlay) _sem_kernel_mount "$opts" "$mnt" ;;
+	overlay-full) _sem_kernel_mount "$opts,index=on,redirect_dir=on,metacopy=on" "$mnt" ;;
 	esac || { echo "mount of $kind on $mnt failed (-o $opts)"; return 1; }
 	SEM_MOUNT_ARGS[$mnt]="$kind|$lowers|$upper|$work"
 }
