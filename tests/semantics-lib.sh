@@ -385,6 +385,13 @@ for i in range(8):
 ' "$m/f$i" 2>&1) || { echo "f$i: $out"; return 1; }
 	done
 	sem_eq "$(ls "$d/upper" | tr '\n' ' ')" "f1 f2 f3 f4 f5 " "upper files" || return 1
+	sem_umount "$m" || return 1
+	# a large file: the others open it while the first copy-up runs
+	local lower
+	lower=$(sem_big_lower)
+	mkdir "$d/upper2" "$d/work2"
+	sem_mount "$kind" "$m" "$lower" "$d/upper2" "$d/work2" || return 1
+	out=$(python3 "$SEM_PROBE" concurrent "$m/big" 8 4096) || { echo "big: $out"; return 1; }
 	sem_umount "$m"
 }
 
