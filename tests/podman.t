@@ -84,6 +84,9 @@ echo "$TU_NAME:x:$TU_UID:$TU_UID::/tmp:/bin/sh" >>"$rootfs/etc/passwd"
 echo "root:x:0:" >"$rootfs/etc/group"
 echo image >"$rootfs/etc/hostname.orig"
 echo "from the image" >"$rootfs/etc/motd"
+mkdir -p "$rootfs/data/sub"
+echo old >"$rootfs/data/old"
+echo old >"$rootfs/data/sub/old"
 chmod 1777 "$rootfs/tmp"
 tar -C "$rootfs" -c . >"$W/rootfs.tar"
 chmod 0644 "$W/rootfs.tar"
@@ -99,18 +102,22 @@ else
 fi
 
 out=$(pm run --name changed --network=none localhost/bb \
-	sh -c 'echo "written in the container" >/etc/motd && mkdir /newdir && echo x >/newdir/x && rm /etc/hostname.orig && cat /etc/motd' 2>&1)
+	sh -c 'echo "written in the container" >/etc/motd && mkdir /newdir && echo x >/newdir/x &&
+		chown 1234:2345 /newdir/x && chmod 0604 /newdir/x && rm /etc/hostname.orig &&
+		rm -rf /data && mkdir /data && echo new >/data/new && cat /etc/motd' 2>&1)
 is "$out" "written in the container" "a write inside a container reads back"
 
 out=$(pm diff changed 2>&1)
-want_diff=$(printf 'A /newdir\nA /newdir/x\nC /etc\nC /etc/motd\nD /etc/hostname.orig')
-is "$(grep -E '^[ACD] /(etc|newdir)' <<<"$out" | sort)" "$(sort <<<"$want_diff")" "podman diff lists the container's changes"
+want_diff=$(printf 'A /newdir\nA /newdir/x\nC /etc\nC /etc/motd\nD /etc/hostname.orig\nC /data\nA /data/new\nD /data/old\nD /data/sub')
+is "$(grep -E '^[ACD] /(etc|newdir|data)' <<<"$out" | sort)" "$(sort <<<"$want_diff")" "podman diff lists the container's changes"
 
 check "podman commit of the changed container" pm commit -q changed localhost/bb-changed
 
 out=$(pm run --rm --network=none localhost/bb-changed \
-	sh -c 'cat /etc/motd /newdir/x; test -e /etc/hostname.orig && echo hostname.orig still there' 2>&1)
-is "$out" "$(printf 'written in the container\nx')" "a container of the committed image sees the changes"
+	sh -c 'cat /etc/motd /newdir/x; test -e /etc/hostname.orig && echo hostname.orig still there
+		stat -c "%u:%g %a" /newdir/x; ls -A /data; cat /data/new' 2>&1)
+is "$out" "$(printf 'written in the container\nx\n1234:2345 604\nnew\nnew')" \
+	"a container of the committed image sees the changes (contents, owner, mode, removals, opaque directory)"
 
 out=$(pm diff localhost/bb-changed localhost/bb 2>&1)
 if grep -q '/etc/motd' <<<"$out"; then
