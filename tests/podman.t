@@ -9,7 +9,7 @@
 . "$TESTS_DIR/testuser-lib.sh"
 
 need_root
-need_cmd useradd userdel runuser
+need_cmd useradd userdel runuser pgrep
 command -v podman >/dev/null || tap_skip_all "podman is not installed (apt-get install podman runc)"
 command -v runc >/dev/null || tap_skip_all "runc is not installed"
 [ -x /bin/busybox ] || tap_skip_all "busybox-static is not installed"

@@ -11,7 +11,7 @@ SEM_BIG_MIB=256 # as the user: a smaller large file, for time
 . "$TESTS_DIR/semantics-lib.sh"
 
 need_root
-need_cmd useradd userdel runuser unshare setfattr getfattr python3 fusermount3
+need_cmd useradd userdel runuser unshare setfattr getfattr python3 fusermount3 pgrep timeout
 [ -x "$LAYERFS" ] || tap_skip_all "$LAYERFS is not built"
 
 W=$(mktemp -d /tmp/layerfs-rootless.XXXXXX)
@@ -160,6 +160,16 @@ check_ns "override_stat: chown and chmod of an image file copy up and keep the o
 	rl_remount
 	want "$(stat -c "%u:%g %a" "$M/home/alice/notes")" "2000:3000 640" "after remount"
 	want "$(stat -c "%u:%g %a" "$M/home/alice")" "1000:1000 700" "parent directory after copy-up"'
+
+check_ns "override_stat: chmod, chown, rename and a hard link of a device node keep its type" auto '
+	rl_mount
+	chmod 0620 "$M/dev/null" && chown 5:6 "$M/dev/null" && mv "$M/dev/null" "$M/dev/null2" &&
+		ln "$M/dev/null2" "$M/dev/null3" || exit 1
+	want "$(stat -c "%n %u:%g %a %F %t:%T %h" "$M/dev/null2" "$M/dev/null3" | tr "\n" ";")" \
+		"$M/dev/null2 5:6 620 character special file 1:3 2;$M/dev/null3 5:6 620 character special file 1:3 2;" "after the changes"
+	rl_remount
+	want "$(stat -c "%u:%g %a %F %t:%T" "$M/dev/null2")" "5:6 620 character special file 1:3" "after remount"
+	[ ! -e "$M/dev/null" ] || { echo "dev/null still there"; exit 1; }'
 
 check_ns "an owner the namespace cannot hold goes to user.containers.override_stat" root '
 	# id 0 of the mount is id 5000 on disk, which unshare -Urm cannot hold

@@ -8,7 +8,7 @@
 . "$TESTS_DIR/semantics-lib.sh"
 
 need_root
-need_cmd python3 fusermount3 setfattr getfattr
+need_cmd python3 fusermount3 setfattr getfattr pgrep timeout
 why=$(sem_kind_available layerfs) || tap_skip_all "$why"
 
 ROOT=$(mktemp -d /tmp/layerfs-semantics.XXXXXX)
