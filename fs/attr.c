@@ -100,6 +100,9 @@ void attr_fixup(struct stat *st, uint64_t ino, int fd, uint16_t layer, const cha
 	st->st_gid = id_from_disk(false, st->st_gid);
 	if (lfs->opts.static_nlink && S_ISDIR(st->st_mode))
 		st->st_nlink = 1;
+	/* The index's own link is not a name. */
+	if (layer == LAYER_UPPER && S_ISREG(st->st_mode) && st->st_nlink > 1 && index_has(ino))
+		st->st_nlink--;
 }
 
 /* A metacopy file takes its block count from the data below it. */

@@ -364,8 +364,12 @@ static int publish(struct inode *i, const char *tmp, const struct cu_src *s, int
 	i->datalayer = s->layer;
 	/* A failed alias link leaves that name on the lower copy: the data
 	 * is safe, only the link is lost, as with kernel overlayfs. */
+	bool unreachable = false;
 	for (size_t k = 0; k < s->naliases; k++)
-		alias_link_locked(i, s->layer, s->aliases[k]);
+		if (alias_link_locked(i, s->layer, s->aliases[k]) == 1)
+			unreachable = true;
+	if (unreachable)
+		index_add_locked(i);
 	return 0;
 }
 

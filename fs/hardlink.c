@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,7 +118,9 @@ static struct inode *merged_parent(const char *path, const char **base,
 }
 
 /* Link the upper copy of I at the merged place of lower name ALIAS, if the
- * merged view there still shows that same lower file.  Caller holds
+ * merged view there still shows that same lower file.  Returns 1 when the
+ * name cannot be reached by its lower path (a directory above it was
+ * renamed): the index then links it when it is looked up.  Caller holds
  * ns_lock exclusively. */
 int alias_link_locked(struct inode *i, uint16_t layer, const char *alias)
 {
@@ -128,7 +132,9 @@ int alias_link_locked(struct inode *i, uint16_t layer, const char *alias)
 	struct inode *dir = merged_parent(alias, &base, held, &nheld, ARRAY_SIZE(held));
 	struct dentry *d = dir ? dir_find(dir, base) : NULL;
 	char lp[PATH_MAX], up[PATH_MAX];
-	if (d && dentry_visible(d) && d->layer == layer && d->ino == i->ino &&
+	if (!dir)
+		r = 1; /* a directory on the way is gone from its lower path */
+	else if (d && dentry_visible(d) && d->layer == layer && d->ino == i->ino &&
 	    path_lower_child(dir, base, lp, sizeof(lp)) == 0 && strcmp(lp, alias) == 0 &&
 	    (r = copyup_dir_locked(dir)) == 0 && (r = path_upper(i, up, sizeof(up))) == 0) {
 		_cleanup_close_ int pfd = upper_dir_fd(dir);
@@ -149,4 +155,60 @@ int alias_link_locked(struct inode *i, uint16_t layer, const char *alias)
 	while (nheld)
 		inode_forget(held[--nheld], 1);
 	return r;
+}
+
+/* The index: when a copied-up lower hard link has a name the merged view
+ * cannot reach by its lower path, the upper copy is also linked here under
+ * its inode number, and a later lookup of such a name links it into place
+ * (kernel overlayfs's index=on, for this one case).  The entry goes once
+ * every lower name has its upper link. */
+static void index_name(uint64_t ino, char *buf, size_t size)
+{
+	snprintf(buf, size, "%016" PRIx64, ino);
+}
+
+bool index_has(uint64_t ino)
+{
+	char name[32];
+	struct stat st;
+	if (lfs->indexfd < 0)
+		return false;
+	index_name(ino, name, sizeof(name));
+	return fstatat(lfs->indexfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int index_add_locked(struct inode *i)
+{
+	char name[32], up[PATH_MAX];
+	int r = path_upper(i, up, sizeof(up));
+	if (r < 0)
+		return r;
+	index_name(i->ino, name, sizeof(name));
+	if (linkat(lfs->layers[LAYER_UPPER].fd, up, lfs->indexfd, name, 0) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int index_link_locked(struct inode *dir, struct dentry *d, nlink_t lower_nlink)
+{
+	char name[32];
+	struct stat pst, st;
+	int r = copyup_dir_locked(dir);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int pfd = upper_dir_fd(dir);
+	if (pfd < 0)
+		return pfd;
+	index_name(d->ino, name, sizeof(name));
+	if (fstat(pfd, &pst) < 0 || linkat(lfs->indexfd, name, pfd, d->name, 0) < 0)
+		return -errno;
+	restore_dir_times(pfd, &pst);
+	d->layer = LAYER_UPPER;
+	d->flags |= DE_LOWER;
+	mark_impure_locked(dir);
+	/* Every lower name linked (upper names + the index entry)? */
+	if (fstatat(lfs->indexfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_nlink > lower_nlink)
+		unlinkat(lfs->indexfd, name, 0);
+	return 0;
 }

@@ -102,6 +102,7 @@ struct lfs {
 	uint16_t nlayers;            /* including slot 0 */
 	bool has_upper;
 	int workfd;                  /* workdir/work: temp files */
+	int indexfd;                 /* workdir/layerfs-index: see hardlink.c */
 	int workdir_fd;
 	struct inode *root;
 	pthread_rwlock_t ns_lock;
@@ -135,6 +136,7 @@ struct inode *inode_peek(uint64_t ino);
 pthread_mutex_t *inode_cu_lock(const struct inode *i);
 pthread_mutex_t *inode_build_lock(const struct inode *i);
 void inode_unhash(struct inode *i);
+void inode_trim_memory(void);
 
 /* ---- path.c: paths of merged files in their layers ---- */
 /* Merged (= upper) path, relative, "." for the root.  Needs ns_lock. */
@@ -192,6 +194,9 @@ int aliases_find(uint16_t layer, ino_t ino, nlink_t nlink, const char *self,
 		 char ***out, size_t *n);
 void aliases_free(char **v, size_t n);
 int alias_link_locked(struct inode *i, uint16_t layer, const char *alias);
+int index_add_locked(struct inode *i);
+bool index_has(uint64_t ino);
+int index_link_locked(struct inode *dir, struct dentry *d, nlink_t lower_nlink);
 
 /* ---- remove.c: shared with rename ---- */
 void dentry_forget_name(struct inode *dir, struct dentry *d, bool gone);
@@ -275,6 +280,7 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 /* ---- shared helpers for ops ---- */
 void reply_entry_for(fuse_req_t req, struct inode *dir, const char *name);
 int entry_of(struct inode *dir, const char *name, struct fuse_entry_param *e);
+int entry_of_shared(struct inode *dir, const char *name, struct fuse_entry_param *e);
 
 static inline void ns_rdlock(void) { pthread_rwlock_rdlock(&lfs->ns_lock); }
 static inline void ns_wrlock(void) { pthread_rwlock_wrlock(&lfs->ns_lock); }

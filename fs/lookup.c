@@ -58,6 +58,15 @@ static int entry_of_locked(struct inode *dir, const char *name,
 	struct stat st;
 	if ((r = attr_of_dentry(dir, d, &st)) < 0)
 		return r;
+	if (d->layer != LAYER_UPPER && S_ISREG(st.st_mode) && st.st_nlink > 1 &&
+	    lfs->has_upper && index_has(d->ino)) {
+		/* Another name of this file was copied up: join it. */
+		if (!excl)
+			return -EAGAIN;
+		if ((r = index_link_locked(dir, d, st.st_nlink)) < 0 ||
+		    (r = attr_of_dentry(dir, d, &st)) < 0)
+			return r;
+	}
 	uint16_t datalayer = 0;
 	bool mc = d->layer == LAYER_UPPER && d->type == DT_REG && dir->impure &&
 		  find_metacopy_data(dir, d, &datalayer, &st);
@@ -92,9 +101,17 @@ static int entry_of_locked(struct inode *dir, const char *name,
 	return 0;
 }
 
+/* For callers holding ns_lock exclusively. */
 int entry_of(struct inode *dir, const char *name, struct fuse_entry_param *e)
 {
 	return entry_of_locked(dir, name, e, true);
+}
+
+/* For callers holding ns_lock shared: -EAGAIN when only an exclusive
+ * holder may resolve the name. */
+int entry_of_shared(struct inode *dir, const char *name, struct fuse_entry_param *e)
+{
+	return entry_of_locked(dir, name, e, false);
 }
 
 void reply_entry_for(fuse_req_t req, struct inode *dir, const char *name)
@@ -148,6 +165,7 @@ void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forg
 {
 	for (size_t k = 0; k < count; k++)
 		inode_forget(inode_get(forgets[k].ino), forgets[k].nlookup);
+	inode_trim_memory();
 	fuse_reply_none(req);
 }
 

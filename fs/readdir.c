@@ -125,13 +125,17 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bool dots = k < 2;
 		if (!dots) {
 			NS_READ;
-			if (entry_of(dir, s->name, &e) < 0)
-				continue; /* gone since the snapshot */
+			/* Gone since the snapshot, or to be resolved by a
+			 * lookup: send the plain entry. */
+			if (entry_of_shared(dir, s->name, &e) < 0) {
+				e.ino = 0;
+				e.attr = st;
+			}
 		}
 		len = fuse_add_direntry_plus(req, buf + used, size - used, s->name, &e,
 					     (off_t)k + 1);
 		if (len > size - used) {
-			if (!dots)
+			if (e.ino)
 				inode_forget(inode_get(e.ino), 1);
 			break;
 		}

@@ -38,7 +38,7 @@ static int copyup_files(struct inode *sdir, const char *sname, struct inode *ddi
 {
 	struct inode *s = NULL, *t = NULL;
 	{
-		NS_READ;
+		NS_WRITE; /* resolving a name may link it from the index */
 		int r = dir_ensure(sdir);
 		if (r == 0)
 			r = dir_ensure(ddir);

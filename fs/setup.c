@@ -147,6 +147,7 @@ int setup_workdir(char *err, size_t errlen)
 {
 	if (!lfs->has_upper) {
 		lfs->workfd = -1;
+		lfs->indexfd = -1;
 		return 0;
 	}
 	if (mkdirat(lfs->workdir_fd, "work", 0700) < 0 && errno != EEXIST) {
@@ -157,6 +158,18 @@ int setup_workdir(char *err, size_t errlen)
 	lfs->workfd = openat(lfs->workdir_fd, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (lfs->workfd < 0) {
 		snprintf(err, errlen, "cannot open '%s/work': %s", lfs->opts.workdir,
+			 strerror(errno));
+		return -errno;
+	}
+	if (mkdirat(lfs->workdir_fd, "layerfs-index", 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create '%s/layerfs-index': %s", lfs->opts.workdir,
+			 strerror(errno));
+		return -errno;
+	}
+	lfs->indexfd = openat(lfs->workdir_fd, "layerfs-index",
+			      O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (lfs->indexfd < 0) {
+		snprintf(err, errlen, "cannot open '%s/layerfs-index': %s", lfs->opts.workdir,
 			 strerror(errno));
 		return -errno;
 	}
