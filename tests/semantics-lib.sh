@@ -198,21 +198,33 @@ sem_prop_hardlink_copyup() {
 sem_prop_hardlink_renamed_dir() {
 	local kind=$1 d=$2 m=$2/mnt out
 	_sem_layout "$d"
-	mkdir "$d/lower/dir"
+	mkdir -p "$d/lower/dir" "$d/lower/e/f"
 	echo base >"$d/lower/dir/a"
 	ln "$d/lower/dir/a" "$d/lower/b"
+	ln "$d/lower/dir/a" "$d/lower/e/f/c"
 	sem_mount "$kind" "$m" "$d/lower" "$d/upper" "$d/work" || return 1
-	out=$(python3 -c 'import os,sys; os.rename(sys.argv[1], sys.argv[2])' "$m/dir" "$m/moved" 2>&1) ||
-		{ echo "rename(2) dir -> moved: $(tail -n 1 <<<"$out")"; return 1; }
+	local from to from_to
+	for from_to in dir:moved e:e2 e2/f:f3; do
+		from=${from_to%:*} to=${from_to#*:}
+		out=$(python3 -c 'import os,sys; os.rename(sys.argv[1], sys.argv[2])' "$m/$from" "$m/$to" 2>&1) ||
+			{ echo "rename(2) $from -> $to: $(tail -n 1 <<<"$out")"; return 1; }
+	done
 	echo one >>"$m/b"
-	sem_eq "$(cat "$m/moved/a")" "$(printf 'base\none')" "moved/a after writing b" || return 1
-	sem_eq "$(_stat %h:%i "$m/moved/a")" "$(_stat %h:%i "$m/b")" "st_nlink:st_ino of moved/a and b" || return 1
+	local want
+	want=$(printf 'base\none')
+	sem_eq "$(cat "$m/moved/a")" "$want" "moved/a after writing b" || return 1
+	sem_eq "$(cat "$m/f3/c")" "$want" "f3/c after writing b" || return 1
+	sem_eq "$(_stat %h:%i "$m/moved/a") $(_stat %h:%i "$m/f3/c")" "$(_stat %h:%i "$m/b") $(_stat %h:%i "$m/b")" \
+		"st_nlink:st_ino of moved/a, f3/c and b" || return 1
+	sem_eq "$(_stat %h "$m/b")" 3 "st_nlink of b" || return 1
 	sem_remount "$m" || return 1
-	sem_eq "$(cat "$m/b")" "$(printf 'base\none')" "b after remount" || return 1
-	sem_eq "$(cat "$m/moved/a")" "$(printf 'base\none')" "moved/a after remount" || return 1
+	sem_eq "$(cat "$m/b")" "$want" "b after remount" || return 1
+	sem_eq "$(cat "$m/moved/a")" "$want" "moved/a after remount" || return 1
+	sem_eq "$(cat "$m/f3/c")" "$want" "f3/c after remount" || return 1
 	rm "$m/moved/a"
-	sem_eq "$(_stat %h "$m/b")" 1 "st_nlink of b after removing moved/a" || return 1
-	sem_eq "$(cat "$m/b")" "$(printf 'base\none')" "b after removing moved/a" || return 1
+	sem_eq "$(_stat %h "$m/b") $(_stat %h "$m/f3/c")" "2 2" "st_nlink of b and f3/c after removing moved/a" || return 1
+	echo two >>"$m/f3/c"
+	sem_eq "$(cat "$m/b")" "$(printf 'base\none\ntwo')" "b after writing f3/c" || return 1
 	sem_umount "$m"
 }
 
