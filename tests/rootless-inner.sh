@@ -1,7 +1,7 @@
 # Helpers for one rootless check, sourced inside the test user's user and
 # mount namespace by tests/rootless.t.  Environment: W (the suite's
 # directory, holding img/ and run/), FS (layerfs or fuse-overlayfs), FSBIN
-# (the binary).  A check prints why it fails and exits non-zero.
+# (the binary), RL_EXTRA (options added to every rl_mount).  A check prints why it fails and exits non-zero.
 
 RL_MOUNTS=()
 trap 'for m in "${RL_MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done' EXIT
@@ -12,7 +12,7 @@ rl_mount() {
 	d=$(mktemp -d "$W/run/$FS.XXXXXX") || exit 1
 	UP=$d/upper WK=$d/work M=$d/mnt
 	mkdir "$UP" "$WK" "$M"
-	rl_mount_on "$M" "lowerdir=$W/img,upperdir=$UP,workdir=$WK${1:+,$1}"
+	rl_mount_on "$M" "lowerdir=$W/img,upperdir=$UP,workdir=$WK${1:+,$1}${RL_EXTRA:+,$RL_EXTRA}"
 }
 
 # rl_mount_on MNT OPTIONS: mount with exactly these options.

@@ -68,8 +68,9 @@ if [ -n "$TU_SUBUID" ] && command -v newuidmap >/dev/null &&
 	auto_ok=1
 fi
 
-# inns NSMODE FS SCRIPT: run SCRIPT as the user in a fresh namespace, with
-# the helpers of rootless-inner.sh, against FS.
+# inns NSMODE FS SCRIPT [EXTRA]: run SCRIPT as the user in a fresh
+# namespace, with the helpers of rootless-inner.sh, against FS; EXTRA
+# options are added to every rl_mount.
 inns() {
 	local flags fsbin
 	case $1 in
@@ -80,14 +81,15 @@ inns() {
 	layerfs) fsbin=$W/bin/layerfs ;;
 	fuse-overlayfs) fsbin=$(command -v fuse-overlayfs) || { echo "fuse-overlayfs is not installed"; return 2; } ;;
 	esac
-	as_testuser env W="$W" FS="$2" FSBIN="$fsbin" unshare "${flags[@]}" \
+	as_testuser env W="$W" FS="$2" FSBIN="$fsbin" RL_EXTRA="${4:-}" unshare "${flags[@]}" \
 		bash -c ". '$W/bin/rootless-inner.sh'; $3" 2>&1
 }
 
-# check_ns DESC NSMODE SCRIPT: one test point against layerfs; the same
-# script against fuse-overlayfs goes to the diagnostics.
+# check_ns DESC NSMODE SCRIPT [PEER_OPTIONS]: one test point against
+# layerfs; the same script against fuse-overlayfs (with PEER_OPTIONS added
+# to its mounts) goes to the diagnostics.
 check_ns() {
-	local desc=$1 mode=$2 script=$3 out peer
+	local desc=$1 mode=$2 script=$3 peer_opts=${4:-} out peer
 	if [ "$mode" == auto ] && [ -z "$auto_ok" ]; then
 		tap_skip "$desc" "no /etc/subuid range or newuidmap for the test user"
 		return
@@ -98,10 +100,10 @@ check_ns() {
 		tap_not_ok "$desc" "$out"
 	fi
 	if command -v fuse-overlayfs >/dev/null; then
-		if peer=$(inns "$mode" fuse-overlayfs "$script"); then
-			tap_diag "fuse-overlayfs passes this check too"
+		if peer=$(inns "$mode" fuse-overlayfs "$script" "$peer_opts"); then
+			tap_diag "fuse-overlayfs${peer_opts:+ -o $peer_opts} passes this check too"
 		else
-			tap_diag "fuse-overlayfs fails it: $(grep -v 'unknown argument ignored' <<<"$peer" | tr '\n' ' ')"
+			tap_diag "fuse-overlayfs${peer_opts:+ -o $peer_opts} fails it: $(grep -v 'unknown argument ignored' <<<"$peer" | tr '\n' ' ')"
 		fi
 	fi
 }
@@ -143,14 +145,14 @@ check_ns "override_stat: owners and modes of an image with several users" auto '
 	rl_mount
 	want "$(cd "$M" && stat -c "%n %u:%g %a %F" etc/shadow home/alice home/alice/notes usr/bin/su | tr "\n" ";")" \
 		"etc/shadow 0:42 640 regular file;home/alice 1000:1000 700 directory;home/alice/notes 1000:1000 600 regular file;usr/bin/su 0:0 4755 regular file;" \
-		"owners and modes"'
+		"owners and modes"' xattr_permissions=2
 
 check_ns "override_stat: device nodes, fifo and socket" auto '
 	rl_mount
 	want "$(cd "$M" && stat -c "%n %u:%g %a %F %t:%T" dev/null dev/sda run/fifo run/sock | tr "\n" ";")" \
 		"dev/null 0:0 666 character special file 1:3;dev/sda 0:6 660 block special file 8:0;run/fifo 0:0 600 fifo 0:0;run/sock 0:0 755 socket 0:0;" \
 		"types, modes and device numbers"
-	want "$(ls -l "$M/dev" | awk "/null/ { print \$1, \$5, \$6 }")" "crw-rw-rw- 1, 3" "ls -l dev/null"'
+	want "$(ls -l "$M/dev" | awk "/null/ { print \$1, \$5, \$6 }")" "crw-rw-rw- 1, 3" "ls -l dev/null"' xattr_permissions=2
 
 check_ns "override_stat: chown and chmod of an image file copy up and keep the override" auto '
 	rl_mount
@@ -159,7 +161,7 @@ check_ns "override_stat: chown and chmod of an image file copy up and keep the o
 	want "$(cat "$M/home/alice/notes")" notes "content"
 	rl_remount
 	want "$(stat -c "%u:%g %a" "$M/home/alice/notes")" "2000:3000 640" "after remount"
-	want "$(stat -c "%u:%g %a" "$M/home/alice")" "1000:1000 700" "parent directory after copy-up"'
+	want "$(stat -c "%u:%g %a" "$M/home/alice")" "1000:1000 700" "parent directory after copy-up"' xattr_permissions=2
 
 check_ns "override_stat: chmod, chown, rename and a hard link of a device node keep its type" auto '
 	rl_mount
@@ -169,7 +171,7 @@ check_ns "override_stat: chmod, chown, rename and a hard link of a device node k
 		"$M/dev/null2 5:6 620 character special file 1:3 2;$M/dev/null3 5:6 620 character special file 1:3 2;" "after the changes"
 	rl_remount
 	want "$(stat -c "%u:%g %a %F %t:%T" "$M/dev/null2")" "5:6 620 character special file 1:3" "after remount"
-	[ ! -e "$M/dev/null" ] || { echo "dev/null still there"; exit 1; }'
+	[ ! -e "$M/dev/null" ] || { echo "dev/null still there"; exit 1; }' xattr_permissions=2
 
 check_ns "an owner the namespace cannot hold goes to user.containers.override_stat" root '
 	# id 0 of the mount is id 5000 on disk, which unshare -Urm cannot hold
@@ -182,7 +184,7 @@ check_ns "an owner the namespace cannot hold goes to user.containers.override_st
 	ov=$(getfattr --absolute-names --only-values -n user.containers.override_stat "$UP/etc/new" 2>&1)
 	want "$(cut -d: -f1,2 <<<"$ov")" "5000:5000" "override_stat of a new file ($ov)"
 	rl_remount
-	want "$(stat -c %u:%g "$M/etc/motd" "$M/etc/new" | tr "\n" " ")" "0:0 0:0 " "owners after remount"'
+	want "$(stat -c %u:%g "$M/etc/motd" "$M/etc/new" | tr "\n" " ")" "0:0 0:0 " "owners after remount"' xattr_permissions=2
 
 # --- options --------------------------------------------------------------
 
