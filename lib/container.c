@@ -1,0 +1,369 @@
+/* Container directories and their records (see container.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "container.h"
+#include "image_ref.h"
+#include "minijson.h"
+
+#define RECORD_MAX (1u << 20)
+
+int store_root(const char *root_opt, char **out)
+{
+	const char *env = getenv("LAYERCTL_ROOT"), *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+	char *r = NULL;
+	if (root_opt && *root_opt)
+		r = strdup(root_opt);
+	else if (env && *env)
+		r = strdup(env);
+	else if (geteuid() == 0)
+		r = strdup("/var/lib/layerctl");
+	else if (xdg && *xdg)
+		asprintf(&r, "%s/layerctl", xdg) < 0 ? (void)(r = NULL) : (void)0;
+	else if (home && *home)
+		asprintf(&r, "%s/.local/share/layerctl", home) < 0 ? (void)(r = NULL) : (void)0;
+	else
+		return -ENOENT;
+	if (!r)
+		return -ENOMEM;
+	*out = r;
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int container_create(const char *root, char **id, char **cdir, struct msgbuf *m)
+{
+	unsigned char rnd[32];
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return msg_fail(m, -EIO, "cannot get random bytes: %s", strerror(errno));
+	char hex[65];
+	for (size_t k = 0; k < sizeof(rnd); k++)
+		snprintf(hex + 2 * k, 3, "%02x", rnd[k]);
+	_cleanup_free_ char *dir = NULL, *i = strdup(hex);
+	if (!i || asprintf(&dir, "%s/containers/%s", root, hex) < 0)
+		return -ENOMEM;
+	char parent[4200];
+	snprintf(parent, sizeof(parent), "%s/containers", root);
+	int r = mkdir_p(parent, 0700);
+	if (r < 0)
+		return msg_fail(m, r, "cannot create '%s': %s", parent, strerror(-r));
+	if (mkdir(dir, 0700) < 0)
+		return msg_fail(m, -errno, "cannot create '%s': %s", dir, strerror(errno));
+	static const char *const sub[] = { "upper", "work", "merged", "etc" };
+	for (size_t k = 0; k < ARRAY_SIZE(sub); k++) {
+		char p[4300];
+		snprintf(p, sizeof(p), "%s/%s", dir, sub[k]);
+		if (mkdir(p, 0755) < 0)
+			return msg_fail(m, -errno, "cannot create '%s': %s", p, strerror(errno));
+	}
+	*id = TAKE_PTR(i);
+	*cdir = TAKE_PTR(dir);
+	return 0;
+}
+
+int container_write_text(const char *cdir, const char *file, const char *text)
+{
+	char tmp[4300], dst[4300];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", cdir, file);
+	snprintf(dst, sizeof(dst), "%s/%s", cdir, file);
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	size_t l = strlen(text);
+	if (write(fd, text, l) != (ssize_t)l)
+		return errno ? -errno : -EIO;
+	return rename(tmp, dst) < 0 ? -errno : 0;
+}
+
+static int put_raw(char **b, size_t *l, const char *text)
+{
+	size_t t = strlen(text);
+	char *n = realloc(*b, *l + t + 1);
+	if (!n)
+		return -ENOMEM;
+	memcpy(n + *l, text, t + 1);
+	*b = n;
+	*l += t;
+	return 0;
+}
+
+/* "KEY": on a line of its own, after a comma unless it is the first
+ * member (the buffer holds only the opening brace). */
+static int put_key(char **b, size_t *l, const char *key)
+{
+	int r = put_raw(b, l, *l > 1 ? ",\n  " : "\n  ");
+	if (r == 0)
+		r = mj_quote(b, l, key);
+	return r < 0 ? r : put_raw(b, l, ": ");
+}
+
+static int put_strv(char **b, size_t *l, char **v)
+{
+	int r = put_raw(b, l, "[");
+	for (size_t k = 0; r == 0 && v && v[k]; k++) {
+		if (k)
+			r = put_raw(b, l, ", ");
+		if (r == 0)
+			r = mj_quote(b, l, v[k]);
+	}
+	return r < 0 ? r : put_raw(b, l, "]");
+}
+
+int container_write_record(const char *cdir, const struct container_record *c)
+{
+	const struct { const char *key, *value; } strs[] = {
+		{ "id", c->id }, { "name", c->name }, { "image", c->image },
+		{ "image_id", c->image_id }, { "image_name", c->image_name },
+		{ "rootfs", c->rootfs },
+	};
+	_cleanup_free_ char *b = NULL;
+	size_t l = 0;
+	int r = put_raw(&b, &l, "{");
+	for (size_t k = 0; r == 0 && k < ARRAY_SIZE(strs); k++) {
+		r = put_key(&b, &l, strs[k].key);
+		if (r == 0)
+			r = strs[k].value ? mj_quote(&b, &l, strs[k].value) : put_raw(&b, &l, "null");
+	}
+	if (r == 0 && (r = put_key(&b, &l, "lowerdirs")) == 0)
+		r = put_strv(&b, &l, c->lowerdirs);
+	if (r == 0 && (r = put_key(&b, &l, "command")) == 0)
+		r = put_strv(&b, &l, c->command);
+	char created[64];
+	snprintf(created, sizeof(created), "%" PRId64 "\n}\n", c->created);
+	if (r == 0 && (r = put_key(&b, &l, "created")) == 0)
+		r = put_raw(&b, &l, created);
+	return r < 0 ? r : container_write_text(cdir, "config.json", b);
+}
+
+void container_record_free(struct container_record *c)
+{
+	free(c->id);
+	free(c->name);
+	free(c->image);
+	free(c->image_id);
+	free(c->image_name);
+	free(c->rootfs);
+	strv_free(c->lowerdirs);
+	strv_free(c->command);
+	memset(c, 0, sizeof(*c));
+}
+
+static int dup_str(const struct mj *j, const char *key, char **out)
+{
+	const char *s = mj_str(j, key);
+	*out = NULL;
+	return s && !(*out = strdup(s)) ? -ENOMEM : 0;
+}
+
+int container_read_record(const char *cdir, struct container_record *out)
+{
+	_cleanup_close_ int dfd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	_cleanup_mj_ struct mj *j = NULL;
+	int r = mj_load(dfd, "config.json", RECORD_MAX, &j);
+	if (r < 0)
+		return r;
+	struct container_record c = { 0 };
+	if ((r = dup_str(j, "id", &c.id)) < 0 || (r = dup_str(j, "name", &c.name)) < 0 ||
+	    (r = dup_str(j, "image", &c.image)) < 0 || (r = dup_str(j, "image_id", &c.image_id)) < 0 ||
+	    (r = dup_str(j, "image_name", &c.image_name)) < 0 ||
+	    (r = dup_str(j, "rootfs", &c.rootfs)) < 0 ||
+	    (r = mj_strv(mj_get(j, "lowerdirs"), &c.lowerdirs)) < 0 ||
+	    (r = mj_strv(mj_get(j, "command"), &c.command)) < 0) {
+		container_record_free(&c);
+		return r;
+	}
+	const struct mj *t = mj_get(j, "created");
+	c.created = t && t->type == MJ_NUM ? strtoll(t->str, NULL, 10) : 0;
+	if (!c.id) {
+		container_record_free(&c);
+		return -EINVAL;
+	}
+	*out = c;
+	return 0;
+}
+
+int container_find(const char *root, const char *ref, char **cdir, struct msgbuf *m)
+{
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/containers", root);
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d && errno != ENOENT)
+		return msg_fail(m, -errno, "cannot read '%s': %s", dir, strerror(errno));
+	_cleanup_free_ char *found = NULL;
+	bool ambiguous = false;
+	struct dirent *de;
+	size_t rl = strlen(ref);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+			return -ENOMEM;
+		struct container_record c;
+		if (container_read_record(p, &c) < 0)
+			continue;
+		bool byname = c.name && !strcmp(c.name, ref);
+		bool byid = rl >= 3 && !strncmp(c.id, ref, rl);
+		container_record_free(&c);
+		if (byname || (byid && rl == 64)) {
+			*cdir = TAKE_PTR(p);
+			return 0;
+		}
+		if (byid) {
+			ambiguous = found != NULL;
+			free(found);
+			found = TAKE_PTR(p);
+		}
+	}
+	if (ambiguous)
+		return msg_fail(m, -EINVAL, "container id '%s' is ambiguous", ref);
+	if (!found)
+		return msg_fail(m, -ENOENT, "no container '%s'", ref);
+	*cdir = TAKE_PTR(found);
+	return 0;
+}
+
+bool container_name_taken(const char *root, const char *name)
+{
+	_cleanup_free_ char *p = NULL;
+	if (container_find(root, name, &p, NULL) < 0)
+		return false;
+	struct container_record c = { 0 };
+	bool taken = container_read_record(p, &c) == 0 && c.name && !strcmp(c.name, name);
+	container_record_free(&c);
+	return taken;
+}
+
+/* Remove NAME in DIRFD and everything below it, without following any
+ * symlink. */
+static int rm_rf_at(int parent, const char *name)
+{
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
+		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fchmod(fd, 0700);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			int q = rm_rf_at(dirfd(d), de->d_name);
+			if (q < 0)
+				r = q;
+		}
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+int container_remove_layers(const char *cdir)
+{
+	_cleanup_close_ int fd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	static const char *const sub[] = { "upper", "work", "merged" };
+	for (size_t k = 0; k < ARRAY_SIZE(sub); k++) {
+		int q = rm_rf_at(fd, sub[k]);
+		if (q < 0)
+			r = q;
+	}
+	return r;
+}
+
+static int remove_all(void *arg)
+{
+	const char *cdir = arg;
+	return rm_rf_at(AT_FDCWD, cdir);
+}
+
+int container_remove(const char *cdir, const struct id_plan *ids, struct msgbuf *m)
+{
+	/* Usually all ours (the holder removes the layers of a --rm
+	 * container itself); files the container's other users made belong
+	 * to subordinate ids, which only root of the container's namespace
+	 * may remove. */
+	int r = rm_rf_at(AT_FDCWD, cdir);
+	if (r == 0 || (r != -EACCES && r != -EPERM))
+		return r < 0 ? msg_fail(m, r, "cannot remove '%s': %s", cdir, strerror(-r)) : 0;
+	r = ns_run_as_root(ids, remove_all, (void *)cdir, m);
+	if (r < 0 && access(cdir, F_OK) == 0)
+		return msg_fail(m, r, "cannot remove '%s': %s", cdir, msg_text(m, r));
+	return 0;
+}
+
+int container_lock(const char *cdir, int *fd)
+{
+	char p[4300];
+	snprintf(p, sizeof(p), "%s/lock", cdir);
+	int f = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (f < 0)
+		return -errno;
+	if (flock(f, LOCK_EX | LOCK_NB) < 0) {
+		int e = -errno;
+		close(f);
+		return e;
+	}
+	*fd = f;
+	return 0;
+}
+
+int container_state(const char *cdir, int *exit_code, pid_t *monitor, pid_t *init)
+{
+	char p[4300];
+	snprintf(p, sizeof(p), "%s/lock", cdir);
+	_cleanup_close_ int f = open(p, O_RDONLY | O_CLOEXEC);
+	if (f >= 0 && flock(f, LOCK_SH | LOCK_NB) < 0) {
+		snprintf(p, sizeof(p), "%s/pid", cdir);
+		_cleanup_fclose_ FILE *pf = fopen(p, "re");
+		int a = 0, b = 0;
+		if (pf && fscanf(pf, "%d %d", &a, &b) == 2) {
+			*monitor = a;
+			*init = b;
+		}
+		return CONTAINER_RUNNING;
+	}
+	snprintf(p, sizeof(p), "%s/exit", cdir);
+	_cleanup_fclose_ FILE *ef = fopen(p, "re");
+	if (ef && fscanf(ef, "%d", exit_code) == 1)
+		return CONTAINER_EXITED;
+	return CONTAINER_CREATED;
+}

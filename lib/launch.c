@@ -1,0 +1,292 @@
+/* The launcher's process tree (see launch.h): the caller maps the ids;
+ * the holder owns the namespaces and the layerfs daemon; PID 1 builds its
+ * own mount namespace on the rootfs and runs or becomes the command.
+ *
+ * Pipes: READY/GO for the id-map handshake; ERR carries a failure message
+ * from any of them and reaches end-of-file when the command has been
+ * exec'd (each process closes its copy once it has no more to say);
+ * STATUS carries PID 1's host pid, then the container's exit status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "container.h"
+#include "launch.h"
+#include "launch_exec.h"
+#include "launch_init.h"
+#include "launch_rootfs.h"
+#include "launch_tty.h"
+
+struct chans {
+	int ready_w, go_r, err_w, status_w;
+};
+
+static void report(int err_w, const struct msgbuf *m, int r)
+{
+	const char *t = msg_text(m, r);
+	if (write(err_w, t, strlen(t)) < 0) {
+		/* the caller is gone: nobody to tell */
+	}
+}
+
+/* The command's process under the tiny init, or PID 1 itself; TTY (or
+ * -1) is the terminal to use as its stdio. */
+static int command_main(const struct launch_spec *s, int err_w, int tty)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	struct msgbuf m = { { 0 } };
+	for (int k = 0; tty >= 0 && k < 3; k++)
+		if (dup2(tty, k) < 0) {
+			report(err_w, &m, msg_fail(&m, -errno, "cannot use the terminal: %s",
+						   strerror(errno)));
+			return 1;
+		}
+	int status;
+	int r = exec_command(s, err_w, &status, &m);
+	report(err_w, &m, r);
+	return status;
+}
+
+static int pid1_main(const struct launch_spec *s, int err_w)
+{
+	struct msgbuf m = { { 0 } };
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Own mount namespace: pivot_root must not re-root the daemon. */
+	int r = unshare(CLONE_NEWNS) < 0 ? msg_fail(&m, -errno, "cannot unshare the mount "
+			"namespace: %s", strerror(errno)) : rootfs_enter(s, &m);
+	_cleanup_close_ int tty = -1;
+	if (r == 0 && s->tty && (r = tty_open_in_container(s->tty_sock, &s->ws, &tty)) < 0)
+		msg_fail(&m, r, "cannot open a pseudo-terminal: %s", strerror(-r));
+	if (r < 0) {
+		report(err_w, &m, r);
+		return 1;
+	}
+	if (!s->init)
+		return command_main(s, err_w, tty);
+	pid_t cmd = fork();
+	if (cmd < 0) {
+		report(err_w, &m, msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
+		return 1;
+	}
+	if (cmd == 0)
+		_exit(command_main(s, err_w, tty));
+	close(err_w);
+	close(TAKE_FD(tty));
+	return init_loop(cmd);
+}
+
+/* The namespaces other than the pid one.  A new user namespace grants all
+ * capabilities in it at once, mapped or not: this overlaps the caller's
+ * writing of the id maps. */
+static int unshare_others(const struct launch_spec *s, struct msgbuf *m)
+{
+	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (s->network_host ? 0 : CLONE_NEWNET);
+	if (unshare(flags) < 0)
+		return msg_fail(m, -errno, "cannot unshare namespaces: %s", strerror(errno));
+	/* Nothing mounted from here on may propagate to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return msg_fail(m, -errno, "cannot make mounts private: %s", strerror(errno));
+	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+		return msg_fail(m, -errno, "cannot set the hostname: %s", strerror(errno));
+	int r;
+	if (!s->network_host && (r = ns_loopback_up()) < 0)
+		return msg_fail(m, r, "cannot bring up the loopback interface: %s", strerror(-r));
+	return 0;
+}
+
+static int holder_setup(const struct launch_spec *s, struct chans *c, struct msgbuf *m)
+{
+	int r = ns_unshare_user(m);
+	if (sync_post(c->ready_w, r) < 0 || r < 0)
+		return r < 0 ? r : -EPIPE;
+	int q = unshare_others(s, m);
+	/* Wait for the maps even after a failure: the caller is writing them. */
+	if (sync_wait(c->go_r, NULL) < 0)
+		return q < 0 ? q : msg_fail(m, -EPIPE, "the id maps were not written");
+	if (q < 0)
+		return q;
+	if ((r = ns_become_root(&s->ids)) < 0)
+		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
+	/* The daemon forks away from layerfs: as subreaper we inherit it
+	 * and can wait for it at the end. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if ((r = rootfs_mount(s, m)) < 0)
+		return r;
+	/* Only now: the daemon stays out of the container's cgroup. */
+	if ((r = cgroup_join(&s->cg, m)) < 0)
+		return r;
+	if (unshare(CLONE_NEWPID | CLONE_NEWCGROUP) < 0)
+		return msg_fail(m, -errno, "cannot unshare the pid namespace: %s", strerror(errno));
+	return 0;
+}
+
+/* Wait (at most a few seconds) for the daemon to leave once unmounted. */
+static void reap_daemon(void)
+{
+	struct timespec end, now;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 5;
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+		if (p < 0)
+			return;
+		if (p > 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return;
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+		sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
+static int holder_main(const struct launch_spec *s, struct chans *c)
+{
+	struct msgbuf m = { { 0 } };
+	for (int k = 0; k < 3; k++)
+		if (s->stdio[k] != k && dup2(s->stdio[k], k) < 0)
+			return 1;
+	/* Out of the caller's session: signals from its terminal reach the
+	 * caller alone, which passes them on to the command once. */
+	setsid();
+	int r = holder_setup(s, c, &m);
+	if (r < 0) {
+		report(c->err_w, &m, r);
+		return 1;
+	}
+	sigset_t set;
+	init_sigset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	pid_t init = fork();
+	if (init == 0)
+		_exit(pid1_main(s, c->err_w));
+	if (init < 0) {
+		report(c->err_w, &m, msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
+		return 1;
+	}
+	close(c->err_w);
+	sync_post(c->status_w, init);
+	int st, code = 255;
+	if (RETRY_EINTR(waitpid(init, &st, 0)) == init)
+		code = wait_status_code(st);
+	char merged[4200];
+	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
+	umount2(merged, MNT_DETACH);
+	reap_daemon();
+	if (s->remove)
+		container_remove_layers(s->cdir);
+	sync_post(c->status_w, code);
+	return code;
+}
+
+static int make_pipes(int fds[4][2])
+{
+	for (int k = 0; k < 4; k++) {
+		if (pipe2(fds[k], O_CLOEXEC) < 0) {
+			int e = -errno;
+			while (k-- > 0) {
+				close(fds[k][0]);
+				close(fds[k][1]);
+			}
+			return e;
+		}
+	}
+	return 0;
+}
+
+/* Everything the failed children said on the ERR pipe. */
+static void read_message(int fd, struct msgbuf *m)
+{
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = RETRY_EINTR(read(fd, m->text + n, sizeof(m->text) - 1 - n));
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof(m->text) - 1)
+			break;
+	}
+	m->text[n] = 0;
+}
+
+static int reap_holder(pid_t pid)
+{
+	int st;
+	if (RETRY_EINTR(waitpid(pid, &st, 0)) < 0)
+		return 255;
+	return wait_status_code(st);
+}
+
+int launch_start(const struct launch_spec *s, struct launch *l, struct msgbuf *m)
+{
+	int p[4][2];  /* ready, go, err, status */
+	int r = make_pipes(p);
+	if (r < 0)
+		return msg_fail(m, r, "cannot make pipes: %s", strerror(-r));
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0][0]);
+		close(p[1][1]);
+		close(p[2][0]);
+		close(p[3][0]);
+		struct chans c = { p[0][1], p[1][0], p[2][1], p[3][1] };
+		_exit(holder_main(s, &c));
+	}
+	close(p[0][1]);
+	close(p[1][0]);
+	close(p[2][1]);
+	close(p[3][1]);
+	_cleanup_close_ int ready_r = p[0][0], go_w = p[1][1], err_r = p[2][0], status_r = p[3][0];
+	if (pid < 0)
+		return msg_fail(m, -errno, "fork failed: %s", strerror(errno));
+	int v = -1;
+	r = sync_wait(ready_r, &v);
+	if (r == 0 && v == 0) {
+		r = ns_write_maps(pid, &s->ids, m);
+		if (r == 0)
+			sync_post(go_w, 0);
+	}
+	close(TAKE_FD(go_w));
+	struct msgbuf child = { { 0 } };
+	read_message(err_r, &child);
+	int init = 0;
+	if (r == 0 && !child.text[0] && sync_wait(status_r, &init) == 0) {
+		*l = (struct launch){ pid, init, TAKE_FD(status_r), 0 };
+		return 0;
+	}
+	/* Our own failure (the id maps) explains more than the holder's
+	 * consequence of it. */
+	if (r == 0 && child.text[0])
+		*m = child;
+	else if (r == 0)
+		msg_fail(m, -EIO, "the container failed to start");
+	/* PID 1 may still be running when only the exec failed: its status. */
+	int code = reap_holder(pid);
+	l->exit_code = code == 126 || code == 127 ? code : 1;
+	return r < 0 ? r : -EIO;
+}
+
+int launch_finish(struct launch *l)
+{
+	int code = -1;
+	if (sync_wait(l->status_fd, &code) < 0)
+		code = -1;
+	close(TAKE_FD(l->status_fd));
+	int st = reap_holder(l->holder);
+	return code >= 0 ? code : st;
+}

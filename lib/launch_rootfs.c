@@ -1,0 +1,245 @@
+/* The container's root filesystem (see launch_rootfs.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "launch_mount.h"
+#include "launch_rootfs.h"
+#include "launch_volumes.h"
+
+/* Append S to the option string, escaping ':' and '\' as layerfs's
+ * lowerdir= syntax wants. */
+static int opt_append(char **buf, size_t *len, const char *s, bool escape)
+{
+	size_t l = strlen(s);
+	char *b = realloc(*buf, *len + 2 * l + 1);
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	for (; *s; s++) {
+		if (escape && (*s == ':' || *s == '\\'))
+			b[(*len)++] = '\\';
+		b[(*len)++] = *s;
+	}
+	b[*len] = 0;
+	return 0;
+}
+
+static int layerfs_options(const struct launch_spec *s, char **out)
+{
+	_cleanup_free_ char *o = NULL;
+	size_t len = 0;
+	int r = opt_append(&o, &len, "lowerdir=", false);
+	for (size_t k = 0; r == 0 && k < s->nlower; k++) {
+		if (strchr(s->lowerdirs[k], ','))
+			return -EINVAL;
+		if (k)
+			r = opt_append(&o, &len, ":", false);
+		if (r == 0)
+			r = opt_append(&o, &len, s->lowerdirs[k], true);
+	}
+	char tail[8300];
+	/* A layer deleted on exit needs no syncing (kernel overlayfs and
+	 * podman do the same for such containers). */
+	snprintf(tail, sizeof(tail), ",upperdir=%s/upper,workdir=%s/work%s", s->cdir, s->cdir,
+		 s->remove ? ",volatile" : "");
+	if (r == 0)
+		r = opt_append(&o, &len, tail, false);
+	if (r < 0)
+		return r;
+	*out = TAKE_PTR(o);
+	return 0;
+}
+
+/* The child that runs the daemon: stdout closed, stderr into ERR_W. */
+static void exec_layerfs(const struct launch_spec *s, const char *opts, const char *mnt,
+			 int err_w)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+	}
+	dup2(err_w, 2);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execl(s->layerfs, s->layerfs, "-o", opts, mnt, (char *)NULL);
+	dprintf(2, "cannot run '%s': %s", s->layerfs, strerror(errno));
+	_exit(127);
+}
+
+int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
+{
+	_cleanup_free_ char *opts = NULL;
+	if (layerfs_options(s, &opts) < 0)
+		return msg_fail(m, -EINVAL, "a layer path contains ','");
+	char mnt[4200];
+	snprintf(mnt, sizeof(mnt), "%s/merged", s->cdir);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_layerfs(s, opts, mnt, p[1]);
+	close(p[1]);
+	_cleanup_close_ int err_r = p[0];
+	if (pid < 0)
+		return -errno;
+	int st;
+	if (RETRY_EINTR(waitpid(pid, &st, 0)) < 0)
+		return -errno;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	/* The daemon has its stderr on /dev/null once mounted: this read
+	 * ends at the failed process's exit. */
+	char buf[512] = "";
+	ssize_t n = read(err_r, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return msg_fail(m, -EIO, "cannot mount the root filesystem with '%s': %s", s->layerfs,
+			*buf ? buf : "it failed");
+}
+
+/* Mount FSTYPE at PATH inside the root, creating PATH. */
+static int mount_in_root(int rootfd, const char *path, const char *type,
+			 const char *const *opts, unsigned attrs)
+{
+	_cleanup_close_ int fd = -1;
+	int r = root_mkpath(rootfd, path, false, &fd);
+	return r < 0 ? r : mount_new_fs(type, opts, attrs, fd);
+}
+
+static int bind_in_root(int rootfd, const char *src, const char *path, bool file,
+			bool recursive, bool ro)
+{
+	_cleanup_close_ int fd = -1;
+	int r = root_mkpath(rootfd, path, file, &fd);
+	return r < 0 ? r : bind_at(src, fd, recursive, ro);
+}
+
+static int symlink_in_root(int rootfd, const char *dir, const char *name, const char *to)
+{
+	_cleanup_close_ int fd = -1;
+	int r = root_open(rootfd, dir, O_PATH | O_DIRECTORY, &fd);
+	if (r < 0)
+		return r;
+	return symlinkat(to, fd, name) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* /dev: a tmpfs with the host's harmless devices bound in (a user
+ * namespace cannot mknod), a private devpts and /dev/shm. */
+static int setup_dev(int rootfd, struct msgbuf *m)
+{
+	static const char *const devopts[] = { "mode=0755", "size=65536k", NULL };
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	static const char *const ptsopts[] = { "newinstance", "ptmxmode=0666", "mode=0620", NULL };
+	static const char *const shmopts[] = { "mode=1777", "size=65536k", NULL };
+	int r = mount_in_root(rootfd, "/dev", "tmpfs", devopts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (r < 0)
+		return msg_fail(m, r, "cannot mount '/dev': %s", strerror(-r));
+	for (size_t k = 0; k < ARRAY_SIZE(nodes); k++) {
+		char src[64], dst[64];
+		snprintf(src, sizeof(src), "/dev/%s", nodes[k]);
+		snprintf(dst, sizeof(dst), "/dev/%s", nodes[k]);
+		if ((r = bind_in_root(rootfd, src, dst, true, false, false)) < 0)
+			return msg_fail(m, r, "cannot bind '%s': %s", src, strerror(-r));
+	}
+	if ((r = mount_in_root(rootfd, "/dev/pts", "devpts", ptsopts,
+			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)) < 0)
+		return msg_fail(m, r, "cannot mount '/dev/pts': %s", strerror(-r));
+	if ((r = mount_in_root(rootfd, "/dev/shm", "tmpfs", shmopts,
+			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
+		return msg_fail(m, r, "cannot mount '/dev/shm': %s", strerror(-r));
+	static const char *const links[][2] = {
+		{ "ptmx", "pts/ptmx" }, { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(links); k++)
+		if ((r = symlink_in_root(rootfd, "/dev", links[k][0], links[k][1])) < 0)
+			return msg_fail(m, r, "cannot make '/dev/%s': %s", links[k][0], strerror(-r));
+	return 0;
+}
+
+/* /proc and /sys: fresh instances; where the kernel refuses (a /proc
+ * partly hidden on the host, a shared network namespace for sysfs), the
+ * host's, bound recursively (read-only for /sys). */
+static int setup_proc_sys(int rootfd, struct msgbuf *m)
+{
+	const unsigned pattr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	int r = mount_in_root(rootfd, "/proc", "proc", NULL, pattr);
+	if (r == -EPERM)
+		r = bind_in_root(rootfd, "/proc", "/proc", false, true, false);
+	if (r < 0)
+		return msg_fail(m, r, "cannot mount '/proc': %s", strerror(-r));
+	r = mount_in_root(rootfd, "/sys", "sysfs", NULL, pattr | MOUNT_ATTR_RDONLY);
+	if (r == -EPERM)
+		r = bind_in_root(rootfd, "/sys", "/sys", false, true, true);
+	if (r < 0)
+		return msg_fail(m, r, "cannot mount '/sys': %s", strerror(-r));
+	return 0;
+}
+
+/* /etc/hostname, /etc/hosts, /etc/resolv.conf: files of the container
+ * directory bound over the image's, so they never reach the upper layer. */
+static int setup_etc(const struct launch_spec *s, int rootfd, struct msgbuf *m)
+{
+	static const char *const files[] = { "hostname", "hosts", "resolv.conf" };
+	for (size_t k = 0; k < ARRAY_SIZE(files); k++) {
+		char src[4200], dst[64];
+		snprintf(src, sizeof(src), "%s/etc/%s", s->cdir, files[k]);
+		snprintf(dst, sizeof(dst), "/etc/%s", files[k]);
+		int r = bind_in_root(rootfd, src, dst, true, false, s->read_only);
+		if (r < 0)
+			return msg_fail(m, r, "cannot bind '%s': %s", dst, strerror(-r));
+	}
+	return 0;
+}
+
+static int switch_root(const char *newroot, struct msgbuf *m)
+{
+	if (chdir(newroot) < 0)
+		return msg_fail(m, -errno, "cannot enter '%s': %s", newroot, strerror(errno));
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return msg_fail(m, -errno, "pivot_root failed: %s", strerror(errno));
+	/* The old root now lies under the new one at "/": detach it. */
+	if (umount2(".", MNT_DETACH) < 0)
+		return msg_fail(m, -errno, "cannot detach the old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		return -errno;
+	return 0;
+}
+
+int rootfs_enter(const struct launch_spec *s, struct msgbuf *m)
+{
+	static const char *const tmpopts[] = { "mode=1777", NULL };
+	/* Nothing done here may propagate back to the holder (whose mount
+	 * namespace the daemon shares) or to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return msg_fail(m, -errno, "cannot make mounts private: %s", strerror(errno));
+	char root[4200];
+	snprintf(root, sizeof(root), "%s/merged", s->cdir);
+	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return msg_fail(m, -errno, "cannot open '%s': %s", root, strerror(errno));
+	int r;
+	if ((r = setup_proc_sys(rootfd, m)) < 0 || (r = setup_dev(rootfd, m)) < 0)
+		return r;
+	if ((r = mount_in_root(rootfd, "/tmp", "tmpfs", tmpopts,
+			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
+		return msg_fail(m, r, "cannot mount '/tmp': %s", strerror(-r));
+	if ((r = setup_etc(s, rootfd, m)) < 0 || (r = volumes_mount(s, rootfd, m)) < 0)
+		return r;
+	if (s->read_only && (r = mount_make_ro(rootfd)) < 0)
+		return msg_fail(m, r, "cannot make the root read-only: %s", strerror(-r));
+	return switch_root(root, m);
+}

@@ -1,0 +1,15 @@
+/* The container's root filesystem: the layerfs mount, the standard
+ * mounts inside it, and the switch into it. */
+#ifndef LAYERFS_LAUNCH_ROOTFS_H
+#define LAYERFS_LAUNCH_ROOTFS_H
+
+#include "launch.h"
+
+/* Mount the rootfs at CDIR/merged with the layerfs daemon (in the
+ * holder: the daemon becomes its child through the subreaper flag). */
+int rootfs_mount(const struct launch_spec *s, struct msgbuf *m);
+/* In PID 1's own mount namespace: /proc, /dev, /sys, /tmp, the /etc
+ * files, volumes, then pivot_root into CDIR/merged. */
+int rootfs_enter(const struct launch_spec *s, struct msgbuf *m);
+
+#endif
