@@ -19,11 +19,27 @@ testuser_setup() {
 	if id "$TU_NAME" >/dev/null 2>&1; then
 		testuser_cleanup_user || return 1
 	fi
-	useradd -m -s /bin/bash "$TU_NAME" >/dev/null 2>&1 || { TU_ERR="useradd $TU_NAME failed"; return 1; }
+	_tu_remove_leftovers
+	local i
+	for ((i = 0; i < 3; i++)); do # the password files may be locked a moment
+		useradd -m -s /bin/bash "$TU_NAME" >/dev/null 2>&1 && break
+		sleep 1
+		_tu_remove_leftovers
+	done
+	id "$TU_NAME" >/dev/null 2>&1 || { TU_ERR="useradd $TU_NAME failed"; return 1; }
 	TU_UID=$(id -u "$TU_NAME")
 	TU_HOME=$(getent passwd "$TU_NAME" | cut -d: -f6)
 	TU_SUBUID=$(awk -F: -v u="$TU_NAME" '$1 == u { print $2; exit }' /etc/subuid 2>/dev/null)
 	TU_SUBGID=$(awk -F: -v u="$TU_NAME" '$1 == u { print $2; exit }' /etc/subgid 2>/dev/null)
+}
+
+# What an interrupted earlier run may have left of the user: its group and
+# home directory without the user.
+_tu_remove_leftovers() {
+	id "$TU_NAME" >/dev/null 2>&1 && return 0
+	getent group "$TU_NAME" >/dev/null && groupdel "$TU_NAME" >/dev/null 2>&1
+	[ -d "/home/$TU_NAME" ] && rm -rf "/home/$TU_NAME"
+	return 0
 }
 
 testuser_dev_fuse() {
