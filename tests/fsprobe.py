@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Small probes of a mounted filesystem, used by the semantics checks.
+
+  fsprobe.py inodes DIR            every name under DIR: unique st_ino per file,
+                                   d_ino == st_ino; prints "ino path" lines
+  fsprobe.py dino DIR              only the d_ino == st_ino check, recursively
+  fsprobe.py pattern FILE MIB      write a non-sparse file of MIB MiB, every
+                                   4 KiB block tagged with its offset
+  fsprobe.py write-at FILE OFF LEN BYTE
+                                   overwrite LEN bytes at OFF with BYTE (no O_TRUNC)
+  fsprobe.py expect FILE LOWER [OFF LEN BYTE]
+                                   FILE == LOWER (with LEN bytes at OFF set to BYTE)
+  fsprobe.py concurrent FILE NPROC LEN
+                                   NPROC processes open FILE for writing at the same
+                                   moment, each writes LEN bytes of its own byte at
+                                   offset i * (size / NPROC); then checks every region
+  fsprobe.py acl FILE              set a POSIX ACL with a named user (uid 0,
+                                   rwx) and print the mode and the ACL read back
+Exit status 0 when the property holds, 1 (with a message on stdout) when not.
+"""
+import multiprocessing
+import os
+import stat
+import sys
+
+CHUNK = 1 << 20
+
+
+def fail(msg):
+    print(msg)
+    sys.exit(1)
+
+
+def walk(top):
+    """(path, d_ino, stat) of every entry below top, depth first."""
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                st = os.lstat(e.path)
+                yield e.path, e.inode(), st
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(e.path)
+
+
+def cmd_inodes(top):
+    owner = {}
+    bad = []
+    for path, dino, st in walk(top):
+        if dino != st.st_ino:
+            bad.append(f"{path}: d_ino {dino} != st_ino {st.st_ino}")
+        prev = owner.get(st.st_ino)
+        if prev is None:
+            owner[st.st_ino] = (path, st)
+        elif (prev[1].st_nlink < 2 or st.st_nlink < 2 or stat.S_ISDIR(st.st_mode)):
+            bad.append(f"st_ino {st.st_ino} shared by {prev[0]} and {path}")
+        print(st.st_ino, path)
+    if bad:
+        fail("\n".join(bad))
+
+
+def cmd_dino(top):
+    bad = [f"{p}: d_ino {d} != st_ino {st.st_ino}"
+           for p, d, st in walk(top) if d != st.st_ino]
+    if bad:
+        fail("\n".join(bad))
+
+
+def cmd_pattern(path, mib):
+    block = 4096
+    with open(path, "wb") as f:
+        for m in range(int(mib)):
+            buf = bytearray(CHUNK)
+            for off in range(0, CHUNK, block):
+                tag = f"{m * CHUNK + off:016x}".encode()
+                buf[off:off + 16] = tag
+                buf[off + 16:off + block] = b"L" * (block - 16)
+            f.write(buf)
+
+
+def cmd_write_at(path, off, length, byte):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, bytes([ord(byte)]) * int(length), int(off))
+    finally:
+        os.close(fd)
+
+
+def cmd_expect(path, lower, off=None, length=None, byte=None):
+    off = -1 if off is None else int(off)
+    end = off + int(length) if length is not None else -1
+    with open(path, "rb") as a, open(lower, "rb") as b:
+        pos = 0
+        while True:
+            x = a.read(CHUNK)
+            y = bytearray(b.read(CHUNK))
+            if off >= 0 and pos < end and pos + len(y) > off:
+                lo, hi = max(off, pos) - pos, min(end, pos + len(y)) - pos
+                y[lo:hi] = bytes([ord(byte)]) * (hi - lo)
+            if x != y:
+                i = next((k for k in range(min(len(x), len(y))) if x[k] != y[k]),
+                         min(len(x), len(y)))
+                fail(f"{path} differs from the expected content at byte {pos + i}"
+                     f" (got {len(x)} bytes in this chunk, want {len(y)})")
+            if not x:
+                return
+            pos += len(x)
+
+
+def _writer(path, i, off, length, barrier, errors):
+    try:
+        barrier.wait()
+        fd = os.open(path, os.O_WRONLY)
+        os.pwrite(fd, bytes([0x41 + i]) * length, off)
+        os.close(fd)
+    except Exception as e:  # reported by the parent
+        errors.put(f"writer {i}: {e}")
+
+
+def cmd_concurrent(path, nproc, length):
+    nproc, length = int(nproc), int(length)
+    size = os.stat(path).st_size
+    step = size // nproc
+    barrier = multiprocessing.Barrier(nproc)
+    errors = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_writer,
+                                     args=(path, i, i * step, length, barrier, errors))
+             for i in range(nproc)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    msgs = []
+    while not errors.empty():
+        msgs.append(errors.get())
+    with open(path, "rb") as f:
+        for i in range(nproc):
+            f.seek(i * step)
+            got = f.read(length)
+            if got != bytes([0x41 + i]) * length:
+                msgs.append(f"region {i} at offset {i * step}: write lost")
+    if msgs:
+        fail("\n".join(msgs))
+
+
+def cmd_acl(path):
+    import struct
+    any_id = 0xffffffff
+    entries = [(0x01, 6, any_id), (0x02, 7, 0), (0x04, 4, any_id),
+               (0x10, 7, any_id), (0x20, 4, any_id)]
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    try:
+        os.setxattr(path, "system.posix_acl_access", acl)
+        back = os.getxattr(path, "system.posix_acl_access")
+    except OSError as e:
+        fail(f"{path}: {e.strerror}")
+    print(f"{stat.S_IMODE(os.stat(path).st_mode):o} {'same' if back == acl else 'different'}")
+
+
+def main():
+    cmds = {"inodes": cmd_inodes, "dino": cmd_dino, "pattern": cmd_pattern,
+            "write-at": cmd_write_at, "expect": cmd_expect,
+            "concurrent": cmd_concurrent, "acl": cmd_acl}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    cmds[sys.argv[1]](*sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
