@@ -434,13 +434,16 @@ static int ctx_begin(struct import_ctx *c, struct store *s, const struct import_
 	c->e = e;
 	c->dirfd = -1;
 	c->tmpfd = -1;
-	/* Leftovers of killed commands go first (they hold no flock). */
+	/* Leftovers of killed commands go first (they hold no flock).  Our
+	 * own temp directory is made under the lock too: between its mkdir
+	 * and its flock, a cleaner beside us would take it for a leftover. */
 	int r = store_lock(s, LOCK_EX, e);
 	if (r < 0)
 		return r;
 	store_clean_temp(s, false, NULL, NULL);
+	r = store_mktemp(s, "import", &c->tmpname, &c->tmpfd, e);
 	store_unlock(s);
-	return store_mktemp(s, "import", &c->tmpname, &c->tmpfd, e);
+	return r;
 }
 
 static int finish(struct import_ctx *c, const struct blob_provider *bp, bool image,

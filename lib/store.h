@@ -54,7 +54,8 @@ int store_lock(struct store *s, int how, struct errmsg *e);
 void store_unlock(struct store *s);
 
 /* A private temp directory tmp/NAME-XXXX, held by flock on *FD for as long
- * as the fd is open, so a concurrent gc leaves it alone. */
+ * as the fd is open, so a concurrent gc leaves it alone.  Call with the
+ * exclusive store lock held (cleaners run under it). */
 int store_mktemp(struct store *s, const char *prefix, char **name, int *fd, struct errmsg *e);
 /* Remove temp leftovers no live process holds; adds freed bytes.  With
  * DRY_RUN only counts.  Call with the exclusive lock held. */

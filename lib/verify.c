@@ -122,6 +122,11 @@ static void check_entry(struct tree_check *t, int dirfd, const char *name, const
 	if (!S_ISLNK(le->mode) && (st->st_uid != le->uid || st->st_gid != le->gid))
 		report(t->r, obj_name(t, path), "owner %u:%u, manifest says %u:%u",
 		       st->st_uid, st->st_gid, le->uid, le->gid);
+	/* Directories' times change with their contents; the rest keep the
+	 * tar's. */
+	if (!S_ISDIR(le->mode) && st->st_mtime != le->mtime)
+		report(t->r, obj_name(t, path), "mtime %lld, manifest says %lld",
+		       (long long)st->st_mtime, (long long)le->mtime);
 	if ((S_ISCHR(le->mode) || S_ISBLK(le->mode)) && st->st_rdev != le->rdev)
 		report(t->r, obj_name(t, path), "device %u:%u, manifest says %u:%u",
 		       major(st->st_rdev), minor(st->st_rdev), major(le->rdev), minor(le->rdev));

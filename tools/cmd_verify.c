@@ -91,7 +91,8 @@ const struct command cmd_verify = {
 	"Usage: layerctl verify [--root DIR] [IMAGE|LAYER]\n\n"
 	"Re-hash blobs against their digests and compare extracted layer trees\n"
 	"with their recorded manifests (type, mode, owner, size, content, link\n"
-	"target, device numbers; the override_stat xattr counts as the truth where\n"
-	"present).  Without an argument, checks the whole store.  Every difference\n"
-	"is reported on stderr; the exit status is 1 when there is any.\n",
+	"target, device numbers, mtimes of non-directories; the override_stat\n"
+	"xattr counts as the truth where present).  Without an argument, checks\n"
+	"the whole store.  Every difference is reported on stderr; the exit\n"
+	"status is 1 when there is any.\n",
 };
