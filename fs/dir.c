@@ -232,8 +232,7 @@ static int merge_layer(struct dirlist *l, int fd, uint16_t layer, bool impure,
 			e.whiteout = wh_is_chardev_whiteout(&st);
 		}
 		uint64_t ino = ino_compose(layer, e.ino);
-		if (impure && layer == LAYER_UPPER && !e.whiteout &&
-		    (e.type == DT_REG || e.type == DT_DIR || e.type == DT_LNK)) {
+		if (impure && layer == LAYER_UPPER && !e.whiteout) {
 			char p[PATH_MAX];
 			uint64_t o;
 			if (snprintf(p, sizeof(p), "%s/%s", dirpath, de->d_name) < (int)sizeof(p) &&

@@ -156,6 +156,9 @@ int main(int argc, char **argv)
 
 	if ((r = parse_args(argc, argv, &a)) != 0)
 		return r > 0 ? 0 : 2;
+	/* The kernel applied the caller's umask to every mode it sends; the
+	 * daemon's own must not mask it again. */
+	umask(0);
 	if (check_mountpoint(a.mountpoint) < 0)
 		return 1;
 	setup_privileges();
