@@ -175,16 +175,17 @@ tap_results() {
 # run_differential SUITE [LOWER_FORM [XATTR_NS [KERNEL_OPTS [FS_OPTS]]]]
 #   Builds the suite's layers, mounts kernel overlay over one copy and the
 #   filesystem under test over another (LOWER_FORM: overlay or oci for the
-#   latter's lowers), runs every scenario's operations in both, unmounts,
-#   renders both uppers, remounts the filesystem under test on its upper
-#   and renders again; prints one TAP test point per scenario.
+#   latter's lowers), runs every scenario's operations in both, unmounts
+#   (and, for scenarios with a second phase, mounts both again and runs
+#   that), renders both uppers, remounts the filesystem under test on its
+#   upper and renders again; prints one TAP test point per scenario.
 run_differential() {
 	local suite=$1 form=${2:-overlay} xns=${3:-trusted} kopts=${4-redirect_dir=on,index=on} fopts=${5:-}
 	# each run in its own short-named directory: 100 lowerdirs must fit in
 	# the kernel's one-page mount option string
 	OVL_RUNS=$((${OVL_RUNS:-0} + 1))
 	local base=$T/r$OVL_RUNS
-	local n k=$base/k f=$base/f lo
+	local n k=$base/k f=$base/f lo phases
 	KERNEL_SELF_OPTS=$kopts
 	n=$(ovl_py nlowers "$suite") || { tap_not_ok "$suite: scenario tables load" "$(ovl_py nlowers "$suite" 2>&1)"; return; }
 	ovl_py build "$suite" "$base/src" --xattr-ns "$xns" || { tap_not_ok "$suite: layers build"; return; }
@@ -201,6 +202,13 @@ run_differential() {
 		{ tap_not_ok "$suite: kernel overlay mounts"; return; }
 	ovl_py_timed run "$suite" "$k/mnt" "$k/ops.json"
 	umount "$k/mnt"
+	phases=$(ovl_py phases "$suite")
+	if [ "$phases" = 2 ]; then
+		kernel_mount "lowerdir=$lo,upperdir=$k/upper,workdir=$k/work${kopts:+,$kopts}" "$k/mnt" ||
+			{ tap_not_ok "$suite: kernel overlay mounts again"; return; }
+		ovl_py_timed run "$suite" "$k/mnt" "$k/ops2.json" --phase 2
+		umount "$k/mnt"
+	fi
 	ovl_py upper "$suite" "$k" "$k/upper.json"
 
 	local fs_lo fs_o
@@ -210,6 +218,15 @@ run_differential() {
 		ovl_py_timed run "$suite" "$f/mnt" "$f/ops.json" ||
 			tap_diag "the operations run against $FS_UNDER_TEST did not complete"
 		fs_unmount "$f/mnt" || tap_diag "unmounting $FS_UNDER_TEST failed"
+		if [ "$phases" = 2 ]; then
+			if fs_mount "$fs_o" "$f/mnt"; then
+				ovl_py_timed run "$suite" "$f/mnt" "$f/ops2.json" --phase 2 ||
+					tap_diag "the operations after the remount did not complete"
+				fs_unmount "$f/mnt" || tap_diag "unmounting $FS_UNDER_TEST failed"
+			else
+				tap_diag "mounting $FS_UNDER_TEST again failed: $FS_MOUNT_ERR"
+			fi
+		fi
 		ovl_py upper "$suite" "$f" "$f/upper.json"
 		if fs_mount "$fs_o" "$f/mnt"; then
 			ovl_py_timed view "$suite" "$f/mnt" "$f/remount.json"
