@@ -112,7 +112,8 @@ def cmd_judge(a):
             # two phases with a remount of both between them: judge the
             # first phase's outcomes and views, then the second as usual
             problems = [("before the remount: " + asp, d)
-                        for asp, d in judge(last_k, last_f, None, None, None, a.fsname)]
+                        for asp, d in judge(last_k, last_f, None, None, None, a.fsname,
+                                            s.dir_mtimes)]
             last_k = kres2.get(s.name) if kres2 else None
             last_f = fres2.get(s.name) if fres2 else None
             if last_k is None or last_f is None:
@@ -122,7 +123,7 @@ def cmd_judge(a):
                           kup.get(s.name) if kup else None,
                           fup.get(s.name) if fup else None,
                           frem[s.name]["view"] if frem and s.name in frem else None,
-                          a.fsname)
+                          a.fsname, s.dir_mtimes)
         if frem is None and a.need_remount:
             problems.append(("merged view after remount", ["the remount did not happen"]))
         if a.expect_errno and s.name.startswith(a.expect_prefix):

@@ -29,6 +29,7 @@ class Scenario:
         self.ops = list(ops)
         self.ops2 = list(ops2)                # run after unmounting and mounting again
         self.note = note
+        self.dir_mtimes = True                # compare directory mtimes
 
 
 # --- kinds: the target object as it appears in layer TAG ------------------
@@ -533,8 +534,14 @@ def random_scenarios(seed, count, nops=14):
         ops = [_random_op(rng) for _ in range(nops)] + [("readdir", ".")]
         # sequences with an odd seed go on after a remount
         ops2 = [_random_op(rng) for _ in range(nops // 2)] + [("readdir", ".")] if s % 2 else []
-        out.append(Scenario("random-%d" % s, layers, upper, ops,
-                            note="replay: SEED=%d RANDOM_COUNT=1" % s, ops2=ops2))
+        sc = Scenario("random-%d" % s, layers, upper, ops,
+                      note="replay: SEED=%d RANDOM_COUNT=1" % s, ops2=ops2)
+        # Kernel overlay changes a directory's mtime in some calls that then
+        # fail (renaming a merged directory onto a non-empty one answers
+        # ENOTEMPTY after touching the parent); random sequences make such
+        # calls all the time, so they leave directory mtimes to the tables.
+        sc.dir_mtimes = False
+        out.append(sc)
     return out
 
 
