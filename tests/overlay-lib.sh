@@ -38,6 +38,17 @@ need_fs() {
 	[ -e /dev/fuse ] || tap_skip_all "/dev/fuse is missing"
 }
 
+# Run the rest of the suite in a mount namespace of its own: a namespace
+# another process creates meanwhile would otherwise keep a copy of our
+# mounts, so that an unmounted kernel overlay lives on and its upper cannot
+# be mounted again (index=on); and whatever happens, the mounts die with
+# the suite.  Call first thing, as root.
+ovl_private_mount_ns() {
+	[ -n "${OVL_PRIVATE_NS:-}" ] && return 0
+	unshare -m --propagation private true 2>/dev/null || return 0
+	OVL_PRIVATE_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+}
+
 # Skip unless kernel overlayfs (the oracle) mounts here with OPTS.
 need_kernel_overlay() {
 	local opts=${1:-} d
@@ -104,6 +115,17 @@ ovl_lowerdir() {
 kernel_mount() { # kernel_mount OPTS MNT
 	mount -t overlay overlay -o "$1" "$2" && OVL_MOUNTS+=("$2")
 }
+# kernel_unmount MNT: a mount that is still busy for a moment (a process
+# exiting) is retried; the upper may not be mounted again before it is gone.
+kernel_unmount() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		umount "$1" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	tap_diag "cannot unmount $1: $(umount "$1" 2>&1)"
+	return 1
+}
 
 # fs_mount OPTS MNT: mount the filesystem under test; its stderr is left
 # in $FS_MOUNT_ERR.  The daemon returns once the mount is ready.
@@ -146,7 +168,11 @@ fs_daemon_pid() {
 fs_unmount() {
 	local m=$1 pid i
 	pid=$(fs_daemon_pid "$m")
-	timeout 10 fusermount3 -u "$m" 2>/dev/null || timeout 10 umount "$m" 2>/dev/null || return 1
+	for ((i = 0; ; i++)); do
+		timeout 10 fusermount3 -u "$m" 2>/dev/null || timeout 10 umount "$m" 2>/dev/null && break
+		[ $i -lt 20 ] || return 1
+		sleep 0.5
+	done
 	if [ -n "$pid" ] && [ "$FS_UNDER_TEST" != kernel ]; then
 		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	fi
@@ -201,13 +227,13 @@ run_differential() {
 	kernel_mount "lowerdir=$lo,upperdir=$k/upper,workdir=$k/work${kopts:+,$kopts}" "$k/mnt" ||
 		{ tap_not_ok "$suite: kernel overlay mounts"; return; }
 	ovl_py_timed run "$suite" "$k/mnt" "$k/ops.json"
-	umount "$k/mnt"
+	kernel_unmount "$k/mnt"
 	phases=$(ovl_py phases "$suite")
 	if [ "$phases" = 2 ]; then
 		kernel_mount "lowerdir=$lo,upperdir=$k/upper,workdir=$k/work${kopts:+,$kopts}" "$k/mnt" ||
 			{ tap_not_ok "$suite: kernel overlay mounts again"; return; }
 		ovl_py_timed run "$suite" "$k/mnt" "$k/ops2.json" --phase 2
-		umount "$k/mnt"
+		kernel_unmount "$k/mnt"
 	fi
 	ovl_py upper "$suite" "$k" "$k/upper.json"
 

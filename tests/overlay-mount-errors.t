@@ -8,6 +8,7 @@ set -u
 . "$(dirname "$0")/overlay-lib.sh"
 
 need_root
+ovl_private_mount_ns
 need_fs
 need_cmd setpriv timeout
 [ "$FS_UNDER_TEST" = kernel ] && tap_skip_all "this suite checks the messages of a FUSE daemon"

@@ -11,6 +11,7 @@ set -u
 . "$(dirname "$0")/overlay-lib.sh"
 
 need_root
+ovl_private_mount_ns
 need_fs
 need_kernel_overlay "redirect_dir=on,index=on"
 [ "$FS_UNDER_TEST" = kernel ] && tap_skip_all "kernel overlayfs does not read OCI whiteouts"

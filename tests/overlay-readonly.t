@@ -8,6 +8,7 @@ set -u
 . "$(dirname "$0")/overlay-lib.sh"
 
 need_root
+ovl_private_mount_ns
 need_fs
 [ "$FS_UNDER_TEST" = fuse-overlayfs ] && tap_skip_all "fuse-overlayfs needs an upperdir"
 need_kernel_overlay

@@ -10,6 +10,7 @@ set -u
 . "$(dirname "$0")/overlay-lib.sh"
 
 need_root
+ovl_private_mount_ns
 need_fs
 need_cmd useradd userdel unshare runuser
 

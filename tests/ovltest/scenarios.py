@@ -467,7 +467,7 @@ def misc_scenarios():
 
 R_TOP = ("a", "b", "c", "d", "e")
 R_CHILD = ("x", "y")
-R_PATHS = ("a", "b", "c", "d", "e", "d/x", "d/y", "e/x", "e/y", "f", "d/z")
+R_PATHS = ("a", "b", "c", "d", "e", "d/x", "d/y", "e/x", "e/y", "f", "d/z", "d/x/q", "c/y")
 
 
 def _random_layer(rng, tag, below_dirs, allow_top_whiteouts):
@@ -482,7 +482,8 @@ def _random_layer(rng, tag, below_dirs, allow_top_whiteouts):
         if r < 0.35:
             continue
         if r < 0.55:
-            toks.append("%s=%s-%s" % (name, name, tag))
+            attrs = "{x=user.r:%s;m=0%o}" % (tag, rng.choice((0o644, 0o600, 0o755))) if rng.random() < 0.3 else ""
+            toks.append("%s=%s-%s%s" % (name, name, tag, attrs))
             below_dirs.discard(name)
         elif r < 0.65:
             toks.append("%s->%s" % (name, rng.choice(R_TOP)))
@@ -517,6 +518,9 @@ def _random_op(rng):
         ("rename_noreplace", p, q), ("chmod", p, rng.choice((0o600, 0o755, 0o640))),
         ("setxattr", p, "user.r", "%d" % rng.randrange(10)), ("removexattr", p, "user.r"),
         ("rmtree", p), ("utime", p, 1000000000 + rng.randrange(10**8)),
+        ("mkfifo", p), ("pwrite", p, rng.randrange(20), "p"), ("copy_range", p, q, 5),
+        ("fallocate", p, 0, 0, 100), ("chown", p, rng.choice((0, 1, 1000)), rng.choice((0, 100))),
+        ("otrunc", p), ("getxattr", p, "user.r"),
     ])
 
 
