@@ -1,7 +1,7 @@
 # Shared logic of the overlay filesystem suites: which filesystem is under
 # test, mounting and unmounting it and kernel overlayfs, temp dirs that are
 # always cleaned up, and the differential run (kernel overlay = oracle).
-# Source after lib.sh.
+# Sourcing it sources lib.sh too.
 #
 #   FS_UNDER_TEST=layerfs (default; $LAYERFS_BUILD/layerfs) or fuse-overlayfs;
 #                 "kernel" runs the oracle against itself, which proves the
@@ -9,7 +9,12 @@
 #   SEED=N RANDOM_COUNT=M   random sequences (replay one: SEED=N RANDOM_COUNT=1)
 #   ONLY=REGEX              run only the scenarios whose name matches
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 : "${FS_UNDER_TEST:=layerfs}"
+# The oracle's options: layerfs renames lower directories and keeps lower
+# hardlinks linked after copy-up, which kernel overlay does only with these.
+ORACLE_OPTS="redirect_dir=on,index=on"
 # The system python: the suites may run as a user that cannot reach a
 # per-user python installation.
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
@@ -59,6 +64,16 @@ need_kernel_overlay() {
 	else
 		rm -rf "$d"; tap_skip_all "kernel overlayfs does not mount here (options: ${opts:-none})"
 	fi
+}
+
+# ovl_begin [KERNEL_OPTS | -]: the common start of a suite: root, a mount
+# namespace of its own, the filesystem under test, and (unless "-") kernel
+# overlayfs mounting with KERNEL_OPTS.
+ovl_begin() {
+	need_root
+	ovl_private_mount_ns
+	need_fs
+	[ "${1-}" = - ] || need_kernel_overlay "${1-}"
 }
 
 # --- temp dir and cleanup -----------------------------------------------------
@@ -206,7 +221,7 @@ tap_results() {
 #   that), renders both uppers, remounts the filesystem under test on its
 #   upper and renders again; prints one TAP test point per scenario.
 run_differential() {
-	local suite=$1 form=${2:-overlay} xns=${3:-trusted} kopts=${4-redirect_dir=on,index=on} fopts=${5:-}
+	local suite=$1 form=${2:-overlay} xns=${3:-trusted} kopts=${4-$ORACLE_OPTS} fopts=${5:-}
 	# each run in its own short-named directory: 100 lowerdirs must fit in
 	# the kernel's one-page mount option string
 	OVL_RUNS=$((${OVL_RUNS:-0} + 1))
