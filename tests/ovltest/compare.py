@@ -85,3 +85,10 @@ def judge(kres, fres, kupper, fupper, fremount, fsname, dir_mtimes=True):
             problems.append(("merged view after remount",
                              udiff(kv, rv, "kernel", fsname + " after remount")))
     return problems
+
+
+def inode_stability(before, after):
+    """Every name keeps its inode number across a remount."""
+    moved = ["%s: %s -> %s" % (p, before[p], after[p])
+             for p in sorted(before) if p in after and before[p] != after[p]]
+    return [("inode numbers across the remount", moved)] if moved else []
