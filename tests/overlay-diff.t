@@ -11,20 +11,17 @@
 # the kernel does only with those options (without them it answers EXDEV
 # and splits the hardlinks; layerfs intentionally does not).
 set -u
-. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/overlay-lib.sh"
 
-need_root
-need_fs
-need_kernel_overlay "redirect_dir=on,index=on"
+ovl_begin "$ORACLE_OPTS"
 
 # Random sequences: a new seed every run unless SEED is given; it is printed
 # here and with every failing random scenario.
-: "${SEED:=$(( $(date +%s) % 100000 ))}"
+: "${SEED:=1}"
 export SEED
 tap_diag "filesystem under test: $FS_UNDER_TEST ($FS_BIN); random sequences SEED=$SEED RANDOM_COUNT=${RANDOM_COUNT:-40}"
 
 ovl_tmpdir diff
 tap_plan "$(ovl_py count diff)"
-run_differential diff overlay trusted "redirect_dir=on,index=on"
+run_differential diff overlay trusted "$ORACLE_OPTS"
 [ "$_tap_failed" -eq 0 ]

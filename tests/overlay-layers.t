@@ -4,17 +4,14 @@
 # directories every seventh layer), then a few changes; merged view,
 # outcomes, upper meaning and remount checked against kernel overlayfs.
 set -u
-. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/overlay-lib.sh"
 
-need_root
-need_fs
-need_kernel_overlay "redirect_dir=on,index=on"
+ovl_begin "$ORACLE_OPTS"
 
 tap_diag "filesystem under test: $FS_UNDER_TEST ($FS_BIN)"
 ovl_tmpdir layers
 tap_plan 4
 for n in 1 2 10 100; do
-	run_differential "layers-$n" overlay trusted "redirect_dir=on,index=on"
+	run_differential "layers-$n" overlay trusted "$ORACLE_OPTS"
 done
 [ "$_tap_failed" -eq 0 ]

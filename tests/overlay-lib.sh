@@ -1,7 +1,7 @@
 # Shared logic of the overlay filesystem suites: which filesystem is under
 # test, mounting and unmounting it and kernel overlayfs, temp dirs that are
 # always cleaned up, and the differential run (kernel overlay = oracle).
-# Source after lib.sh.
+# Sourcing it sources lib.sh too.
 #
 #   FS_UNDER_TEST=layerfs (default; $LAYERFS_BUILD/layerfs) or fuse-overlayfs;
 #                 "kernel" runs the oracle against itself, which proves the
@@ -9,7 +9,12 @@
 #   SEED=N RANDOM_COUNT=M   random sequences (replay one: SEED=N RANDOM_COUNT=1)
 #   ONLY=REGEX              run only the scenarios whose name matches
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 : "${FS_UNDER_TEST:=layerfs}"
+# The oracle's options: layerfs renames lower directories and keeps lower
+# hardlinks linked after copy-up, which kernel overlay does only with these.
+ORACLE_OPTS="redirect_dir=on,index=on"
 # The system python: the suites may run as a user that cannot reach a
 # per-user python installation.
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
@@ -38,6 +43,17 @@ need_fs() {
 	[ -e /dev/fuse ] || tap_skip_all "/dev/fuse is missing"
 }
 
+# Run the rest of the suite in a mount namespace of its own: a namespace
+# another process creates meanwhile would otherwise keep a copy of our
+# mounts, so that an unmounted kernel overlay lives on and its upper cannot
+# be mounted again (index=on); and whatever happens, the mounts die with
+# the suite.  Call first thing, as root.
+ovl_private_mount_ns() {
+	[ -n "${OVL_PRIVATE_NS:-}" ] && return 0
+	unshare -m --propagation private true 2>/dev/null || return 0
+	OVL_PRIVATE_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+}
+
 # Skip unless kernel overlayfs (the oracle) mounts here with OPTS.
 need_kernel_overlay() {
 	local opts=${1:-} d
@@ -48,6 +64,16 @@ need_kernel_overlay() {
 	else
 		rm -rf "$d"; tap_skip_all "kernel overlayfs does not mount here (options: ${opts:-none})"
 	fi
+}
+
+# ovl_begin [KERNEL_OPTS | -]: the common start of a suite: root, a mount
+# namespace of its own, the filesystem under test, and (unless "-") kernel
+# overlayfs mounting with KERNEL_OPTS.
+ovl_begin() {
+	need_root
+	ovl_private_mount_ns
+	need_fs
+	[ "${1-}" = - ] || need_kernel_overlay "${1-}"
 }
 
 # --- temp dir and cleanup -----------------------------------------------------
@@ -104,6 +130,17 @@ ovl_lowerdir() {
 kernel_mount() { # kernel_mount OPTS MNT
 	mount -t overlay overlay -o "$1" "$2" && OVL_MOUNTS+=("$2")
 }
+# kernel_unmount MNT: a mount that is still busy for a moment (a process
+# exiting) is retried; the upper may not be mounted again before it is gone.
+kernel_unmount() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		umount "$1" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	tap_diag "cannot unmount $1: $(umount "$1" 2>&1)"
+	return 1
+}
 
 # fs_mount OPTS MNT: mount the filesystem under test; its stderr is left
 # in $FS_MOUNT_ERR.  The daemon returns once the mount is ready.
@@ -146,7 +183,11 @@ fs_daemon_pid() {
 fs_unmount() {
 	local m=$1 pid i
 	pid=$(fs_daemon_pid "$m")
-	timeout 10 fusermount3 -u "$m" 2>/dev/null || timeout 10 umount "$m" 2>/dev/null || return 1
+	for ((i = 0; ; i++)); do
+		timeout 10 fusermount3 -u "$m" 2>/dev/null || timeout 10 umount "$m" 2>/dev/null && break
+		[ $i -lt 20 ] || return 1
+		sleep 0.5
+	done
 	if [ -n "$pid" ] && [ "$FS_UNDER_TEST" != kernel ]; then
 		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	fi
@@ -175,16 +216,17 @@ tap_results() {
 # run_differential SUITE [LOWER_FORM [XATTR_NS [KERNEL_OPTS [FS_OPTS]]]]
 #   Builds the suite's layers, mounts kernel overlay over one copy and the
 #   filesystem under test over another (LOWER_FORM: overlay or oci for the
-#   latter's lowers), runs every scenario's operations in both, unmounts,
-#   renders both uppers, remounts the filesystem under test on its upper
-#   and renders again; prints one TAP test point per scenario.
+#   latter's lowers), runs every scenario's operations in both, unmounts
+#   (and, for scenarios with a second phase, mounts both again and runs
+#   that), renders both uppers, remounts the filesystem under test on its
+#   upper and renders again; prints one TAP test point per scenario.
 run_differential() {
-	local suite=$1 form=${2:-overlay} xns=${3:-trusted} kopts=${4-redirect_dir=on,index=on} fopts=${5:-}
+	local suite=$1 form=${2:-overlay} xns=${3:-trusted} kopts=${4-$ORACLE_OPTS} fopts=${5:-}
 	# each run in its own short-named directory: 100 lowerdirs must fit in
 	# the kernel's one-page mount option string
 	OVL_RUNS=$((${OVL_RUNS:-0} + 1))
 	local base=$T/r$OVL_RUNS
-	local n k=$base/k f=$base/f lo
+	local n k=$base/k f=$base/f lo phases
 	KERNEL_SELF_OPTS=$kopts
 	n=$(ovl_py nlowers "$suite") || { tap_not_ok "$suite: scenario tables load" "$(ovl_py nlowers "$suite" 2>&1)"; return; }
 	ovl_py build "$suite" "$base/src" --xattr-ns "$xns" || { tap_not_ok "$suite: layers build"; return; }
@@ -200,7 +242,14 @@ run_differential() {
 	kernel_mount "lowerdir=$lo,upperdir=$k/upper,workdir=$k/work${kopts:+,$kopts}" "$k/mnt" ||
 		{ tap_not_ok "$suite: kernel overlay mounts"; return; }
 	ovl_py_timed run "$suite" "$k/mnt" "$k/ops.json"
-	umount "$k/mnt"
+	kernel_unmount "$k/mnt"
+	phases=$(ovl_py phases "$suite")
+	if [ "$phases" = 2 ]; then
+		kernel_mount "lowerdir=$lo,upperdir=$k/upper,workdir=$k/work${kopts:+,$kopts}" "$k/mnt" ||
+			{ tap_not_ok "$suite: kernel overlay mounts again"; return; }
+		ovl_py_timed run "$suite" "$k/mnt" "$k/ops2.json" --phase 2
+		kernel_unmount "$k/mnt"
+	fi
 	ovl_py upper "$suite" "$k" "$k/upper.json"
 
 	local fs_lo fs_o
@@ -210,6 +259,15 @@ run_differential() {
 		ovl_py_timed run "$suite" "$f/mnt" "$f/ops.json" ||
 			tap_diag "the operations run against $FS_UNDER_TEST did not complete"
 		fs_unmount "$f/mnt" || tap_diag "unmounting $FS_UNDER_TEST failed"
+		if [ "$phases" = 2 ]; then
+			if fs_mount "$fs_o" "$f/mnt"; then
+				ovl_py_timed run "$suite" "$f/mnt" "$f/ops2.json" --phase 2 ||
+					tap_diag "the operations after the remount did not complete"
+				fs_unmount "$f/mnt" || tap_diag "unmounting $FS_UNDER_TEST failed"
+			else
+				tap_diag "mounting $FS_UNDER_TEST again failed: $FS_MOUNT_ERR"
+			fi
+		fi
 		ovl_py upper "$suite" "$f" "$f/upper.json"
 		if fs_mount "$fs_o" "$f/mnt"; then
 			ovl_py_timed view "$suite" "$f/mnt" "$f/remount.json"

@@ -4,11 +4,9 @@
 # in the lower, upper or work directories changes.  Also: --version and
 # --help answer, and empty options (",,") are accepted.
 set -u
-. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/overlay-lib.sh"
 
-need_root
-need_fs
+ovl_begin -
 need_cmd setpriv timeout
 [ "$FS_UNDER_TEST" = kernel ] && tap_skip_all "this suite checks the messages of a FUSE daemon"
 

@@ -7,16 +7,13 @@
 # must agree.  Scenarios: the OCI-specific layer sets plus every table
 # scenario of the differential suite, lowers given in OCI form.
 set -u
-. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/overlay-lib.sh"
 
-need_root
-need_fs
-need_kernel_overlay "redirect_dir=on,index=on"
+ovl_begin "$ORACLE_OPTS"
 [ "$FS_UNDER_TEST" = kernel ] && tap_skip_all "kernel overlayfs does not read OCI whiteouts"
 
 tap_diag "filesystem under test: $FS_UNDER_TEST ($FS_BIN), lowers in OCI form"
 ovl_tmpdir oci
 tap_plan "$(ovl_py count oci)"
-run_differential oci oci trusted "redirect_dir=on,index=on"
+run_differential oci oci trusted "$ORACLE_OPTS"
 [ "$_tap_failed" -eq 0 ]

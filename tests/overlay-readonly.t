@@ -4,13 +4,10 @@
 # work and show the kernel's merged view, and the layers are left exactly
 # as they were.
 set -u
-. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/overlay-lib.sh"
 
-need_root
-need_fs
+ovl_begin
 [ "$FS_UNDER_TEST" = fuse-overlayfs ] && tap_skip_all "fuse-overlayfs needs an upperdir"
-need_kernel_overlay
 
 ovl_tmpdir ro
 tap_plan $(( $(ovl_py count readonly) + 2 ))

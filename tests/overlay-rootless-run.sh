@@ -6,7 +6,6 @@
 #   T            work directory owned by the user
 #   FS_BIN       the filesystem binary (a copy the user can execute)
 set -u
-. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/overlay-lib.sh"
 FS_BIN=${ROOTLESS_FS_BIN:?}
 trap ovl_cleanup EXIT

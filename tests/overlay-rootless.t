@@ -6,11 +6,9 @@
 # hardlink copy-ups; and an unprivileged user has no chown to other ids,
 # no devices and no trusted.* xattrs).
 set -u
-. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/overlay-lib.sh"
 
-need_root
-need_fs
+ovl_begin -
 need_cmd useradd userdel unshare runuser
 
 user=lfst$$

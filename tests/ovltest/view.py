@@ -87,36 +87,54 @@ def describe(path, st, with_times=True, with_nlink=True, override=None):
     return " ".join(parts)
 
 
-def merged_view(root):
-    """Render the tree under ROOT as seen through a mount."""
+def merged_view(root, inos=None, anomalies=None):
+    """Render the tree under ROOT as seen through a mount: one line per
+    entry, and which names are hardlinked.  INOS, if given, receives
+    path -> st_ino; ANOMALIES, a list, receives inode numbers shared by
+    different objects (a directory among them) and entries whose readdir
+    d_ino is not their st_ino.  Those are judged on their own, not against
+    the kernel, whose d_ino is not always its st_ino."""
     view = {}
     inodes = {}
+    bad_dino = []
     st = os.lstat(root)
     view["."] = describe(root, st)
+    if inos is not None:
+        inos["."] = st.st_ino
 
     def walk(d, rel):
         try:
-            names = sorted(os.listdir(d))
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
             view[rel + "/"] = "listdir-error=%s" % e.strerror
             return
-        for n in names:
-            p = os.path.join(d, n)
-            r = n if rel == "." else rel + "/" + n
+        for e in entries:
+            p = os.path.join(d, e.name)
+            r = e.name if rel == "." else rel + "/" + e.name
             try:
                 st = os.lstat(p)
-            except OSError as e:
-                view[r] = "lstat-error=%s" % e.strerror
+            except OSError as err:
+                view[r] = "lstat-error=%s" % err.strerror
                 continue
             view[r] = describe(p, st)
+            if e.inode() != st.st_ino:
+                bad_dino.append(r)
+            if inos is not None:
+                inos[r] = st.st_ino
+            inodes.setdefault((st.st_dev, st.st_ino), []).append((r, stat.S_ISDIR(st.st_mode)))
             if stat.S_ISDIR(st.st_mode):
                 walk(p, r)
-            else:
-                inodes.setdefault((st.st_dev, st.st_ino), []).append(r)
     walk(root, ".")
-    for names in inodes.values():
-        if len(names) > 1:
-            view["links:" + names[0]] = "hardlinked " + " ".join(sorted(names))
+    for group in inodes.values():
+        if len(group) > 1:
+            names = " ".join(sorted(n for n, _ in group))
+            if not any(isdir for _, isdir in group):
+                view["links:" + group[0][0]] = "hardlinked " + names
+            elif anomalies is not None:
+                anomalies.append("one inode number for different objects: " + names)
+    if bad_dino and anomalies is not None:
+        anomalies.append("readdir d_ino differs from st_ino: " + " ".join(bad_dino))
     return view
 
 
