@@ -15,7 +15,7 @@ set -u
 
 ovl_begin "$ORACLE_OPTS"
 
-# Random sequences: a new seed every run unless SEED is given; it is printed
+# Random sequences: seed 1, so runs repeat, unless SEED is given; it is printed
 # here and with every failing random scenario.
 : "${SEED:=1}"
 export SEED
