@@ -23,6 +23,7 @@ int store_root(const char *root_opt, char **out)
 	const char *env = getenv("LAYERCTL_ROOT"), *xdg = getenv("XDG_DATA_HOME");
 	const char *home = getenv("HOME");
 	char *r = NULL;
+	int n = 0;
 	if (root_opt && *root_opt)
 		r = strdup(root_opt);
 	else if (env && *env)
@@ -30,12 +31,12 @@ int store_root(const char *root_opt, char **out)
 	else if (geteuid() == 0)
 		r = strdup("/var/lib/layerctl");
 	else if (xdg && *xdg)
-		asprintf(&r, "%s/layerctl", xdg) < 0 ? (void)(r = NULL) : (void)0;
+		n = asprintf(&r, "%s/layerctl", xdg);
 	else if (home && *home)
-		asprintf(&r, "%s/.local/share/layerctl", home) < 0 ? (void)(r = NULL) : (void)0;
+		n = asprintf(&r, "%s/.local/share/layerctl", home);
 	else
 		return -ENOENT;
-	if (!r)
+	if (n < 0 || !r)
 		return -ENOMEM;
 	*out = r;
 	return 0;
