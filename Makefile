@@ -37,11 +37,13 @@ LIB_SRC   := $(wildcard lib/*.c)
 FS_SRC    := $(wildcard fs/*.c)
 TOOL_SRC  := $(wildcard tools/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
+TTOOL_SRC := $(wildcard tests/tools/*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TTOOL_BIN := $(TTOOL_SRC:tests/tools/%.c=$(BUILD)/test-tools/%)
 
 BINS := $(BUILD)/layerfs
 ifneq ($(TOOL_SRC),)
@@ -49,7 +51,7 @@ ifneq ($(TOOL_SRC),)
 endif
 
 .PHONY: all test unit demo bench install clean check-deps fuzz stress
-all: $(BINS) $(UNIT_BIN)
+all: $(BINS) $(UNIT_BIN) $(TTOOL_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -69,6 +71,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblayer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(PROJECT_CFLAGS) $(CFLAGS) $(PROJECT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PROJECT_LDLIBS)
 
+# Programs the test suites drive (not tests themselves).
+$(BUILD)/test-tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROJECT_CFLAGS) $(CFLAGS) $(PROJECT_LDFLAGS) $(LDFLAGS) -o $@ $<
+
 # Tests: unit binaries and shell suites, all TAP, all through prove.
 # LAYERFS_BUILD tells the suites which binaries to test.
 test: all
@@ -77,7 +84,18 @@ test: all
 demo: all
 	./scripts/demo.sh $(abspath $(BUILD))
 
-bench: all
+# The long data-integrity run: 1,000,000 operations over several processes.
+stress: all
+	LAYERFS_BUILD=$(abspath $(BUILD)) STRESS_OPS=250000 STRESS_PROCS=4 prove -v tests/stress.t
+
+fuzz:
+	./fuzz/run.sh
+
+# The daemon is built if it can be; bench/run.sh skips layerfs, saying why,
+# when there is no working binary (LAYERFS=/path/to/layerfs overrides).
+bench:
+	-$(MAKE) all
+	$(MAKE) -C bench
 	LAYERFS_BUILD=$(abspath $(BUILD)) ./bench/run.sh
 
 install: all
@@ -86,6 +104,6 @@ install: all
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

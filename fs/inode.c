@@ -5,6 +5,7 @@
  * reference (a child's parent pointer). */
 #include <errno.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -161,8 +162,23 @@ void inode_ref(struct inode *i)
 		atomic_fetch_add(&i->refs, 1);
 }
 
+/* Freed inodes since memory was last handed back to the system. */
+static _Atomic uint64_t freed_since_trim;
+
+/* After the kernel forgets many inodes, give their memory back: glibc
+ * keeps freed small blocks otherwise, and the daemon's RSS would stay at
+ * its peak after a walk of a large tree. */
+void inode_trim_memory(void)
+{
+	if (atomic_load(&freed_since_trim) < 16384)
+		return;
+	atomic_store(&freed_since_trim, 0);
+	malloc_trim(0);
+}
+
 static void inode_destroy(struct inode *i)
 {
+	atomic_fetch_add(&freed_since_trim, 1);
 	struct inode *parent = i->parent;
 	if (i->dir)
 		dir_free(i->dir);

@@ -136,6 +136,7 @@ struct inode *inode_peek(uint64_t ino);
 pthread_mutex_t *inode_cu_lock(const struct inode *i);
 pthread_mutex_t *inode_build_lock(const struct inode *i);
 void inode_unhash(struct inode *i);
+void inode_trim_memory(void);
 
 /* ---- path.c: paths of merged files in their layers ---- */
 /* Merged (= upper) path, relative, "." for the root.  Needs ns_lock. */
@@ -226,6 +227,9 @@ int setup_layers(char *err, size_t errlen);
 void setup_privileges(void);
 int setup_workdir(char *err, size_t errlen);
 int setup_root(void);
+
+/* ---- loop.c: the request loop ---- */
+int serve_requests(struct fuse_session *se, int nworkers);
 
 /* ---- fuse ops, one file per family ---- */
 extern const struct fuse_lowlevel_ops layerfs_ops;

@@ -165,6 +165,7 @@ void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forg
 {
 	for (size_t k = 0; k < count; k++)
 		inode_forget(inode_get(forgets[k].ino), forgets[k].nlookup);
+	inode_trim_memory();
 	fuse_reply_none(req);
 }
 

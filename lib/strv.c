@@ -25,3 +25,10 @@ void strv_free(char **v)
 		free(*p);
 	free(v);
 }
+
+void strv_free_n(char **v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(v[k]);
+	free(v);
+}

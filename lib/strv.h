@@ -7,5 +7,7 @@
 /* Append a copy of S to *V (of *N strings), keeping it NULL-terminated. */
 int strv_push(char ***v, size_t *n, const char *s);
 void strv_free(char **v);
+/* Free N strings of V and V itself (V need not be NULL-terminated). */
+void strv_free_n(char **v, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
 set -euo pipefail
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
 LAYERFS=$BUILD/layerfs
+LAYERCTL=$BUILD/layerctl
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -56,4 +57,14 @@ say "the upper directory holds exactly the changes"
 say "unmount"
 fusermount3 -u "$DEMO/merged"
 trap - EXIT
+
+say "layerctl: import the base layer as an image (an OCI layout store)"
+store=$DEMO/store
+tar -C "$base" -cf "$DEMO/base.tar" .
+"$LAYERCTL" --root "$store" --quiet import "$DEMO/base.tar" demo-base:1.0.0
+"$LAYERCTL" --root "$store" images
+
+say "layerctl run: a container from the image, in its own namespaces"
+"$LAYERCTL" --root "$store" run --rm --hostname demo demo-base:1.0.0 \
+	sh -c 'echo "hello from $(cat /proc/sys/kernel/hostname), pid $$"; ls /'
 echo "demo files left in $DEMO"

@@ -5,9 +5,8 @@ set -u
 build=${LAYERFS_BUILD:?LAYERFS_BUILD must name the build directory}
 shopt -s nullglob
 bins=()
-for b in "$build"/tests/*; do
-	[ -f "$b" ] && [ -x "$b" ] && bins+=("$b")
-done
+# Only the test programs: the build keeps their objects in a subdirectory.
+for b in "$build"/tests/*; do [ -f "$b" ] && [ -x "$b" ] && bins+=("$b"); done
 if [ ${#bins[@]} -eq 0 ]; then
 	echo "1..0 # SKIP no unit tests built"
 	exit 0

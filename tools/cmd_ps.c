@@ -152,7 +152,7 @@ static int remove_one(const char *root, const char *ref, bool force, const struc
 	return 0;
 }
 
-int cmd_rm(int argc, char **argv)
+int cmd_rm_containers(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { 0 },

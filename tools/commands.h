@@ -1,16 +1,17 @@
-/* The layerctl subcommands: one function each, dispatched by layerctl.c. */
+/* The layerctl subcommands, one file each (cmd_*.c). */
 #ifndef LAYERCTL_COMMANDS_H
 #define LAYERCTL_COMMANDS_H
 
-struct command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-};
+#include "cli.h"
 
+/* Image store commands (parse their options with cli_parse). */
+extern const struct command cmd_import, cmd_images, cmd_layers, cmd_inspect,
+	cmd_tag, cmd_untag, cmd_rm, cmd_gc, cmd_verify;
+
+/* Container commands (parse their own options). */
 int cmd_run(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
-int cmd_rm(int argc, char **argv);
+int cmd_rm_containers(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
