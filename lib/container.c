@@ -14,7 +14,7 @@
 #include "cleanup.h"
 #include "container.h"
 #include "image_ref.h"
-#include "minijson.h"
+#include "json.h"
 
 #define RECORD_MAX (1u << 20)
 
@@ -102,38 +102,29 @@ int container_write_text(const char *cdir, const char *file, const char *text)
 	return rename(tmp, dst) < 0 ? -errno : 0;
 }
 
-static int put_raw(char **b, size_t *l, const char *text)
+/* KEY: VALUE, or KEY: null. */
+static int set_str_or_null(struct json *o, const char *key, const char *value)
 {
-	size_t t = strlen(text);
-	char *n = realloc(*b, *l + t + 1);
-	if (!n)
+	if (value)
+		return json_set_str(o, key, value);
+	struct json *n = json_new_null();
+	return n ? json_object_set(o, key, n) : -ENOMEM;
+}
+
+static int set_strv(struct json *o, const char *key, char **v)
+{
+	struct json *a = json_new_array();
+	if (!a)
 		return -ENOMEM;
-	memcpy(n + *l, text, t + 1);
-	*b = n;
-	*l += t;
-	return 0;
-}
-
-/* "KEY": on a line of its own, after a comma unless it is the first
- * member (the buffer holds only the opening brace). */
-static int put_key(char **b, size_t *l, const char *key)
-{
-	int r = put_raw(b, l, *l > 1 ? ",\n  " : "\n  ");
-	if (r == 0)
-		r = mj_quote(b, l, key);
-	return r < 0 ? r : put_raw(b, l, ": ");
-}
-
-static int put_strv(char **b, size_t *l, char **v)
-{
-	int r = put_raw(b, l, "[");
-	for (size_t k = 0; r == 0 && v && v[k]; k++) {
-		if (k)
-			r = put_raw(b, l, ", ");
-		if (r == 0)
-			r = mj_quote(b, l, v[k]);
+	for (size_t k = 0; v && v[k]; k++) {
+		struct json *s = json_new_string(v[k]);
+		if (!s || json_array_push(a, s) < 0) {
+			json_free(s);
+			json_free(a);
+			return -ENOMEM;
+		}
 	}
-	return r < 0 ? r : put_raw(b, l, "]");
+	return json_object_set(o, key, a);
 }
 
 int container_write_record(const char *cdir, const struct container_record *c)
@@ -143,23 +134,24 @@ int container_write_record(const char *cdir, const struct container_record *c)
 		{ "image_id", c->image_id }, { "image_name", c->image_name },
 		{ "rootfs", c->rootfs },
 	};
-	_cleanup_free_ char *b = NULL;
-	size_t l = 0;
-	int r = put_raw(&b, &l, "{");
-	for (size_t k = 0; r == 0 && k < ARRAY_SIZE(strs); k++) {
-		r = put_key(&b, &l, strs[k].key);
-		if (r == 0)
-			r = strs[k].value ? mj_quote(&b, &l, strs[k].value) : put_raw(&b, &l, "null");
-	}
-	if (r == 0 && (r = put_key(&b, &l, "lowerdirs")) == 0)
-		r = put_strv(&b, &l, c->lowerdirs);
-	if (r == 0 && (r = put_key(&b, &l, "command")) == 0)
-		r = put_strv(&b, &l, c->command);
-	char created[64];
-	snprintf(created, sizeof(created), "%" PRId64 "\n}\n", c->created);
-	if (r == 0 && (r = put_key(&b, &l, "created")) == 0)
-		r = put_raw(&b, &l, created);
-	return r < 0 ? r : container_write_text(cdir, "config.json", b);
+	_cleanup_json_ struct json *o = json_new_object();
+	if (!o)
+		return -ENOMEM;
+	int r = 0;
+	for (size_t k = 0; r >= 0 && k < ARRAY_SIZE(strs); k++)
+		r = set_str_or_null(o, strs[k].key, strs[k].value);
+	if (r >= 0)
+		r = set_strv(o, "lowerdirs", c->lowerdirs);
+	if (r >= 0)
+		r = set_strv(o, "command", c->command);
+	if (r >= 0)
+		r = json_set_int(o, "created", c->created);
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	if (r >= 0)
+		r = json_write(o, 2, &sb);
+	if (r >= 0)
+		r = sb_putc(&sb, '\n');
+	return r < 0 ? r : container_write_text(cdir, "config.json", sb.s);
 }
 
 void container_record_free(struct container_record *c)
@@ -175,9 +167,9 @@ void container_record_free(struct container_record *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int dup_str(const struct mj *j, const char *key, char **out)
+static int dup_str(const struct json *j, const char *key, char **out)
 {
-	const char *s = mj_str(j, key);
+	const char *s = json_get_str(j, key);
 	*out = NULL;
 	return s && !(*out = strdup(s)) ? -ENOMEM : 0;
 }
@@ -187,8 +179,8 @@ int container_read_record(const char *cdir, struct container_record *out)
 	_cleanup_close_ int dfd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	_cleanup_mj_ struct mj *j = NULL;
-	int r = mj_load(dfd, "config.json", RECORD_MAX, &j);
+	_cleanup_json_ struct json *j = NULL;
+	int r = json_load_at(dfd, "config.json", RECORD_MAX, &j);
 	if (r < 0)
 		return r;
 	struct container_record c = { 0 };
@@ -196,13 +188,13 @@ int container_read_record(const char *cdir, struct container_record *out)
 	    (r = dup_str(j, "image", &c.image)) < 0 || (r = dup_str(j, "image_id", &c.image_id)) < 0 ||
 	    (r = dup_str(j, "image_name", &c.image_name)) < 0 ||
 	    (r = dup_str(j, "rootfs", &c.rootfs)) < 0 ||
-	    (r = mj_strv(mj_get(j, "lowerdirs"), &c.lowerdirs)) < 0 ||
-	    (r = mj_strv(mj_get(j, "command"), &c.command)) < 0) {
+	    (r = strv_from_json(json_get(j, "lowerdirs"), &c.lowerdirs)) < 0 ||
+	    (r = strv_from_json(json_get(j, "command"), &c.command)) < 0) {
 		container_record_free(&c);
 		return r;
 	}
-	const struct mj *t = mj_get(j, "created");
-	c.created = t && t->type == MJ_NUM ? strtoll(t->str, NULL, 10) : 0;
+	int64_t created = 0;
+	c.created = json_get_int(j, "created", &created) ? created : 0;
 	if (!c.id) {
 		container_record_free(&c);
 		return -EINVAL;

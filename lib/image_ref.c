@@ -10,7 +10,8 @@
 
 #include "cleanup.h"
 #include "image_ref.h"
-#include "minijson.h"
+#include "fsutil.h"
+#include "json.h"
 
 #define JSON_MAX (16u << 20)
 #define REF_NAME "org.opencontainers.image.ref.name"
@@ -43,13 +44,23 @@ static bool valid_digest(const char *d)
 	return strspn(d + 7, "0123456789abcdef") == 64;
 }
 
-static int load_blob(int rootfd, const char *digest, struct mj **out)
+int json_load_at(int dirfd, const char *path, size_t max, struct json **out)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = read_file_at(dirfd, path, max, &data, &len);
+	if (r < 0)
+		return r;
+	return json_parse(data, len, out, NULL, 0) < 0 ? -EINVAL : 0;
+}
+
+static int load_blob(int rootfd, const char *digest, struct json **out)
 {
 	if (!valid_digest(digest))
 		return -EINVAL;
 	char path[128];
 	snprintf(path, sizeof(path), "blobs/sha256/%s", digest + 7);
-	return mj_load(rootfd, path, JSON_MAX, out);
+	return json_load_at(rootfd, path, JSON_MAX, out);
 }
 
 static bool name_matches(const char *ref, const char *name)
@@ -75,15 +86,15 @@ static bool digest_matches(const char *digest, const char *name)
 }
 
 /* The manifest digest NAME stands for in index.json. */
-static int find_manifest(const struct mj *index, const char *name, const char **out,
+static int find_manifest(const struct json *index, const char *name, const char **out,
 			 struct msgbuf *m)
 {
-	const struct mj *mf = mj_get(index, "manifests");
+	const struct json *mf = json_get_array(index, "manifests");
 	const char *found = NULL;
 	bool ambiguous = false;
-	for (size_t k = 0; mf && mf->type == MJ_ARR && k < mf->n; k++) {
-		const char *digest = mj_str(mf->v[k], "digest");
-		const char *ref = mj_str(mj_get(mf->v[k], "annotations"), REF_NAME);
+	for (size_t k = 0; mf && k < mf->n; k++) {
+		const char *digest = json_get_str(mf->items[k], "digest");
+		const char *ref = json_get_str(json_get(mf->items[k], "annotations"), REF_NAME);
 		if (!valid_digest(digest))
 			continue;
 		if (ref && name_matches(ref, name)) {
@@ -104,15 +115,15 @@ static int find_manifest(const struct mj *index, const char *name, const char **
 	return 0;
 }
 
-static int read_config(const struct mj *config, struct image_config *c)
+static int read_config(const struct json *config, struct image_config *c)
 {
-	const struct mj *cc = mj_get(config, "config");
+	const struct json *cc = json_get(config, "config");
 	int r;
-	if ((r = mj_strv(mj_get(cc, "Entrypoint"), &c->entrypoint)) < 0 ||
-	    (r = mj_strv(mj_get(cc, "Cmd"), &c->cmd)) < 0 ||
-	    (r = mj_strv(mj_get(cc, "Env"), &c->env)) < 0)
+	if ((r = strv_from_json(json_get(cc, "Entrypoint"), &c->entrypoint)) < 0 ||
+	    (r = strv_from_json(json_get(cc, "Cmd"), &c->cmd)) < 0 ||
+	    (r = strv_from_json(json_get(cc, "Env"), &c->env)) < 0)
 		return r;
-	const char *w = mj_str(cc, "WorkingDir"), *u = mj_str(cc, "User");
+	const char *w = json_get_str(cc, "WorkingDir"), *u = json_get_str(cc, "User");
 	if (w && *w && !(c->workdir = strdup(w)))
 		return -ENOMEM;
 	if (u && *u && !(c->user = strdup(u)))
@@ -121,18 +132,19 @@ static int read_config(const struct mj *config, struct image_config *c)
 }
 
 /* The layer trees of CONFIG's rootfs.diff_ids, top (last) first. */
-static int layer_dirs(const char *root, int rootfd, const struct mj *config,
+static int layer_dirs(const char *root, int rootfd, const struct json *config,
 		      struct image_ref *ref, struct msgbuf *m)
 {
-	const struct mj *ids = mj_get(mj_get(config, "rootfs"), "diff_ids");
-	if (!ids || ids->type != MJ_ARR || ids->n == 0)
+	const struct json *ids = json_get_array(json_get(config, "rootfs"), "diff_ids");
+	if (!ids || ids->n == 0)
 		return msg_fail(m, -EINVAL, "image config lists no layers");
 	ref->lowerdirs = calloc(ids->n, sizeof(char *));
 	if (!ref->lowerdirs)
 		return -ENOMEM;
 	for (size_t k = 0; k < ids->n; k++) {
-		const char *d = ids->v[ids->n - 1 - k]->str;
-		if (ids->v[ids->n - 1 - k]->type != MJ_STR || !valid_digest(d))
+		const struct json *e = ids->items[ids->n - 1 - k];
+		const char *d = e->type == JSON_STRING ? e->s : NULL;
+		if (!valid_digest(d))
 			return msg_fail(m, -EINVAL, "image config has a bad diff_id");
 		char rel[128];
 		snprintf(rel, sizeof(rel), "layers/%s/tree", d + 7);
@@ -149,8 +161,8 @@ static int layer_dirs(const char *root, int rootfd, const struct mj *config,
 static int resolve(const char *root, int rootfd, const char *name, struct image_ref *ref,
 		   struct msgbuf *m)
 {
-	_cleanup_mj_ struct mj *index = NULL, *manifest = NULL, *config = NULL;
-	int r = mj_load(rootfd, "index.json", JSON_MAX, &index);
+	_cleanup_json_ struct json *index = NULL, *manifest = NULL, *config = NULL;
+	int r = json_load_at(rootfd, "index.json", JSON_MAX, &index);
 	if (r == -ENOENT)
 		return msg_fail(m, r, "image '%s' is not in the store (no images in '%s')", name, root);
 	if (r < 0)
@@ -162,7 +174,7 @@ static int resolve(const char *root, int rootfd, const char *name, struct image_
 		return -ENOMEM;
 	if ((r = load_blob(rootfd, md, &manifest)) < 0)
 		return msg_fail(m, r, "cannot read manifest '%s': %s", md, strerror(-r));
-	const char *cd = mj_str(mj_get(manifest, "config"), "digest");
+	const char *cd = json_get_str(json_get(manifest, "config"), "digest");
 	if (!cd || !(ref->config_digest = strdup(cd)))
 		return msg_fail(m, -EINVAL, "manifest '%s' names no config", md);
 	if ((r = load_blob(rootfd, cd, &config)) < 0)

@@ -30,6 +30,10 @@ struct image_ref {
 int image_resolve(const char *root, const char *name, struct image_ref *out,
 		  struct msgbuf *m);
 void image_ref_free(struct image_ref *r);
+
+struct json;
+/* Read PATH below DIRFD (at most MAX bytes) and parse it as JSON. */
+int json_load_at(int dirfd, const char *path, size_t max, struct json **out);
 void image_config_free(struct image_config *c);
 
 #endif
