@@ -14,32 +14,15 @@
 #include "cleanup.h"
 #include "container.h"
 #include "image_ref.h"
+#include "fsutil.h"
 #include "json.h"
+#include "store.h"
 
 #define RECORD_MAX (1u << 20)
 
 int store_root(const char *root_opt, char **out)
 {
-	const char *env = getenv("LAYERCTL_ROOT"), *xdg = getenv("XDG_DATA_HOME");
-	const char *home = getenv("HOME");
-	char *r = NULL;
-	int n = 0;
-	if (root_opt && *root_opt)
-		r = strdup(root_opt);
-	else if (env && *env)
-		r = strdup(env);
-	else if (geteuid() == 0)
-		r = strdup("/var/lib/layerctl");
-	else if (xdg && *xdg)
-		n = asprintf(&r, "%s/layerctl", xdg);
-	else if (home && *home)
-		n = asprintf(&r, "%s/.local/share/layerctl", home);
-	else
-		return -ENOENT;
-	if (n < 0 || !r)
-		return -ENOMEM;
-	*out = r;
-	return 0;
+	return store_default_root(root_opt, out);
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -174,6 +157,16 @@ static int dup_str(const struct json *j, const char *key, char **out)
 	return s && !(*out = strdup(s)) ? -ENOMEM : 0;
 }
 
+static int json_load_at(int dirfd, const char *path, size_t max, struct json **out)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = read_file_at(dirfd, path, max, &data, &len);
+	if (r < 0)
+		return r;
+	return json_parse(data, len, out, NULL, 0) < 0 ? -EINVAL : 0;
+}
+
 int container_read_record(const char *cdir, struct container_record *out)
 {
 	_cleanup_close_ int dfd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -255,38 +248,6 @@ bool container_name_taken(const char *root, const char *name)
 	return taken;
 }
 
-/* Remove NAME in DIRFD and everything below it, without following any
- * symlink. */
-static int rm_rf_at(int parent, const char *name)
-{
-	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
-		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	fchmod(fd, 0700);
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	int r = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			int q = rm_rf_at(dirfd(d), de->d_name);
-			if (q < 0)
-				r = q;
-		}
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
 int container_remove_layers(const char *cdir)
 {
 	_cleanup_close_ int fd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -295,7 +256,7 @@ int container_remove_layers(const char *cdir)
 	int r = 0;
 	static const char *const sub[] = { "upper", "work", "merged" };
 	for (size_t k = 0; k < ARRAY_SIZE(sub); k++) {
-		int q = rm_rf_at(fd, sub[k]);
+		int q = rm_rf_at(fd, sub[k], NULL);
 		if (q < 0)
 			r = q;
 	}
@@ -305,7 +266,7 @@ int container_remove_layers(const char *cdir)
 static int remove_all(void *arg)
 {
 	const char *cdir = arg;
-	return rm_rf_at(AT_FDCWD, cdir);
+	return rm_rf_at(AT_FDCWD, cdir, NULL);
 }
 
 int container_remove(const char *cdir, const struct id_plan *ids, struct msgbuf *m)
@@ -314,7 +275,7 @@ int container_remove(const char *cdir, const struct id_plan *ids, struct msgbuf 
 	 * container itself); files the container's other users made belong
 	 * to subordinate ids, which only root of the container's namespace
 	 * may remove. */
-	int r = rm_rf_at(AT_FDCWD, cdir);
+	int r = rm_rf_at(AT_FDCWD, cdir, NULL);
 	if (r == 0 || (r != -EACCES && r != -EPERM))
 		return r < 0 ? msg_fail(m, r, "cannot remove '%s': %s", cdir, strerror(-r)) : 0;
 	r = ns_run_as_root(ids, remove_all, (void *)cdir, m);
