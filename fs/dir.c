@@ -450,6 +450,19 @@ int dir_ensure(struct inode *dir)
 	return r;
 }
 
+/* The visible entry NAME of DIR, its listing built if need be. */
+int dir_lookup(struct inode *dir, const char *name, struct dentry **out)
+{
+	int r = dir_ensure(dir);
+	if (r < 0)
+		return r;
+	struct dentry *d = dir_find(dir, name);
+	if (!d || !dentry_visible(d))
+		return -ENOENT;
+	*out = d;
+	return 0;
+}
+
 struct dentry *dir_find(struct inode *dir, const char *name)
 {
 	return dir->dir ? list_find(dir->dir, name) : NULL;

@@ -162,6 +162,7 @@ int workdir_clean(int workfd);
 /* ---- dir.c: merged listings ---- */
 int dir_ensure(struct inode *dir);
 struct dentry *dir_find(struct inode *dir, const char *name);
+int dir_lookup(struct inode *dir, const char *name, struct dentry **out);
 struct dentry *dir_add(struct inode *dir, const char *name, uint8_t type,
 		       uint16_t layer, uint64_t ino, uint8_t flags);
 void dir_remove(struct inode *dir, struct dentry *d);
@@ -281,7 +282,8 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 /* ---- shared helpers for ops ---- */
-void reply_entry_for(fuse_req_t req, struct inode *dir, const char *name);
+void reply_attr_of(fuse_req_t req, struct inode *i, int r);
+void reply_attr(fuse_req_t req, int r, const struct stat *st);
 int entry_of(struct inode *dir, const char *name, struct fuse_entry_param *e);
 int entry_of_shared(struct inode *dir, const char *name, struct fuse_entry_param *e);
 

@@ -49,12 +49,10 @@ static int copy_lows(struct inode *i, const struct dentry *d)
 static int entry_of_locked(struct inode *dir, const char *name,
 			   struct fuse_entry_param *e, bool excl)
 {
-	int r = dir_ensure(dir);
+	struct dentry *d;
+	int r = dir_lookup(dir, name, &d);
 	if (r < 0)
 		return r;
-	struct dentry *d = dir_find(dir, name);
-	if (!d || !dentry_visible(d))
-		return -ENOENT;
 	struct stat st;
 	if ((r = attr_of_dentry(dir, d, &st)) < 0)
 		return r;
@@ -114,16 +112,6 @@ int entry_of_shared(struct inode *dir, const char *name, struct fuse_entry_param
 	return entry_of_locked(dir, name, e, false);
 }
 
-void reply_entry_for(fuse_req_t req, struct inode *dir, const char *name)
-{
-	struct fuse_entry_param e;
-	int r = entry_of(dir, name, &e);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_entry(req, &e);
-}
-
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct inode *dir = inode_get(parent);
@@ -180,14 +168,29 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		r = fstat(fd, &st) < 0 ? -errno : 0;
 		if (r == 0)
 			attr_fixup(&st, i->ino, fd, i->layer, NULL);
-	} else {
+		reply_attr(req, r, &st);
+		return;
+	}
+	reply_attr_of(req, i, 0);
+}
+
+/* Reply with I's attributes, or with error R. */
+void reply_attr_of(fuse_req_t req, struct inode *i, int r)
+{
+	struct stat st;
+	if (r == 0) {
 		NS_READ;
 		r = attr_of_inode(i, &st);
 	}
+	reply_attr(req, r, &st);
+}
+
+void reply_attr(fuse_req_t req, int r, const struct stat *st)
+{
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, lfs->timeout);
+		fuse_reply_attr(req, st, lfs->timeout);
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino)

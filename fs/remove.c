@@ -68,12 +68,10 @@ static int do_remove(struct inode *dir, const char *name, bool isdir)
 	if (!lfs->has_upper)
 		return -EROFS;
 	NS_WRITE;
-	int r = dir_ensure(dir);
+	struct dentry *d;
+	int r = dir_lookup(dir, name, &d);
 	if (r < 0)
 		return r;
-	struct dentry *d = dir_find(dir, name);
-	if (!d || !dentry_visible(d))
-		return -ENOENT;
 	if (isdir && d->type != DT_DIR)
 		return -ENOTDIR;
 	if (!isdir && d->type == DT_DIR)

@@ -161,14 +161,5 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi)
 {
 	struct inode *i = inode_get(ino);
-	int r = do_setattr(i, attr, to_set, fi);
-	struct stat st;
-	if (r == 0) {
-		NS_READ;
-		r = attr_of_inode(i, &st);
-	}
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_attr(req, &st, lfs->timeout);
+	reply_attr_of(req, i, do_setattr(i, attr, to_set, fi));
 }
