@@ -252,6 +252,13 @@ out="$st:$(lc wait "$id"):$(lc logs "$id" | tr '\n' ' ')"
 is "$out" "1:7:up term " "-d runs in the background; stop, wait and logs"
 lc rm "$id" first >/dev/null
 
+# A caller killed outright: the container runs on and ends with a state.
+as_user sh -c '"$1" run --name orphan --rootfs "$2" sh -c "sleep 1; exit 4" & p=$!
+	sleep 0.5; kill -KILL $p' sh "$work/bin/layerctl" "$rootfs"
+out="$(lc wait orphan 2>&1)"
+is "$out" 4 "a killed caller leaves the container to end with its status"
+lc rm orphan >/dev/null
+
 out=$(as_user script -qec "stty rows 33 cols 77; $work/bin/layerctl run --rm -t --rootfs $rootfs sh -c '[ -t 0 ] && stty size && tty'" /dev/null | tr -d '\r')
 is "$out" "33 77
 /dev/pts/0" "-t: a terminal of the container's devpts, with the caller's window size"
