@@ -80,13 +80,19 @@ if command -v podman >/dev/null; then
 	fi
 fi
 "${lc_cmd[@]}" >/dev/null 2>&1 || { echo "layerctl run fails" >&2; exit 1; }
-# Interleaved, so that the load of a shared machine weighs on all alike.
+# layerctl and bwrap interleaved, so that the load of a shared machine
+# weighs on both alike; podman apart, as its exit leaves cleanup processes
+# (conmon, "podman container cleanup") running for a while after it.
 rm -f "$work"/t.*
 for ((k = 0; k < runs; k++)); do
 	time_into "$work/t.lc" "${lc_cmd[@]}"
 	$have_bw && time_into "$work/t.bw" "${bw_cmd[@]}"
-	$have_pm && time_into "$work/t.pm" "${pm_cmd[@]}"
 done
+if $have_pm; then
+	for ((k = 0; k < runs; k++)); do
+		time_into "$work/t.pm" "${pm_cmd[@]}"
+	done
+fi
 lc_t=$(median "$work/t.lc")
 bw_t=$($have_bw && median "$work/t.bw")
 pm_t=$($have_pm && median "$work/t.pm")

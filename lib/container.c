@@ -14,31 +14,15 @@
 #include "cleanup.h"
 #include "container.h"
 #include "image_ref.h"
-#include "minijson.h"
+#include "fsutil.h"
+#include "json.h"
+#include "store.h"
 
 #define RECORD_MAX (1u << 20)
 
 int store_root(const char *root_opt, char **out)
 {
-	const char *env = getenv("LAYERCTL_ROOT"), *xdg = getenv("XDG_DATA_HOME");
-	const char *home = getenv("HOME");
-	char *r = NULL;
-	if (root_opt && *root_opt)
-		r = strdup(root_opt);
-	else if (env && *env)
-		r = strdup(env);
-	else if (geteuid() == 0)
-		r = strdup("/var/lib/layerctl");
-	else if (xdg && *xdg)
-		asprintf(&r, "%s/layerctl", xdg) < 0 ? (void)(r = NULL) : (void)0;
-	else if (home && *home)
-		asprintf(&r, "%s/.local/share/layerctl", home) < 0 ? (void)(r = NULL) : (void)0;
-	else
-		return -ENOENT;
-	if (!r)
-		return -ENOMEM;
-	*out = r;
-	return 0;
+	return store_default_root(root_opt, out);
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -101,38 +85,29 @@ int container_write_text(const char *cdir, const char *file, const char *text)
 	return rename(tmp, dst) < 0 ? -errno : 0;
 }
 
-static int put_raw(char **b, size_t *l, const char *text)
+/* KEY: VALUE, or KEY: null. */
+static int set_str_or_null(struct json *o, const char *key, const char *value)
 {
-	size_t t = strlen(text);
-	char *n = realloc(*b, *l + t + 1);
-	if (!n)
+	if (value)
+		return json_set_str(o, key, value);
+	struct json *n = json_new_null();
+	return n ? json_object_set(o, key, n) : -ENOMEM;
+}
+
+static int set_strv(struct json *o, const char *key, char **v)
+{
+	struct json *a = json_new_array();
+	if (!a)
 		return -ENOMEM;
-	memcpy(n + *l, text, t + 1);
-	*b = n;
-	*l += t;
-	return 0;
-}
-
-/* "KEY": on a line of its own, after a comma unless it is the first
- * member (the buffer holds only the opening brace). */
-static int put_key(char **b, size_t *l, const char *key)
-{
-	int r = put_raw(b, l, *l > 1 ? ",\n  " : "\n  ");
-	if (r == 0)
-		r = mj_quote(b, l, key);
-	return r < 0 ? r : put_raw(b, l, ": ");
-}
-
-static int put_strv(char **b, size_t *l, char **v)
-{
-	int r = put_raw(b, l, "[");
-	for (size_t k = 0; r == 0 && v && v[k]; k++) {
-		if (k)
-			r = put_raw(b, l, ", ");
-		if (r == 0)
-			r = mj_quote(b, l, v[k]);
+	for (size_t k = 0; v && v[k]; k++) {
+		struct json *s = json_new_string(v[k]);
+		if (!s || json_array_push(a, s) < 0) {
+			json_free(s);
+			json_free(a);
+			return -ENOMEM;
+		}
 	}
-	return r < 0 ? r : put_raw(b, l, "]");
+	return json_object_set(o, key, a);
 }
 
 int container_write_record(const char *cdir, const struct container_record *c)
@@ -142,23 +117,24 @@ int container_write_record(const char *cdir, const struct container_record *c)
 		{ "image_id", c->image_id }, { "image_name", c->image_name },
 		{ "rootfs", c->rootfs },
 	};
-	_cleanup_free_ char *b = NULL;
-	size_t l = 0;
-	int r = put_raw(&b, &l, "{");
-	for (size_t k = 0; r == 0 && k < ARRAY_SIZE(strs); k++) {
-		r = put_key(&b, &l, strs[k].key);
-		if (r == 0)
-			r = strs[k].value ? mj_quote(&b, &l, strs[k].value) : put_raw(&b, &l, "null");
-	}
-	if (r == 0 && (r = put_key(&b, &l, "lowerdirs")) == 0)
-		r = put_strv(&b, &l, c->lowerdirs);
-	if (r == 0 && (r = put_key(&b, &l, "command")) == 0)
-		r = put_strv(&b, &l, c->command);
-	char created[64];
-	snprintf(created, sizeof(created), "%" PRId64 "\n}\n", c->created);
-	if (r == 0 && (r = put_key(&b, &l, "created")) == 0)
-		r = put_raw(&b, &l, created);
-	return r < 0 ? r : container_write_text(cdir, "config.json", b);
+	_cleanup_json_ struct json *o = json_new_object();
+	if (!o)
+		return -ENOMEM;
+	int r = 0;
+	for (size_t k = 0; r >= 0 && k < ARRAY_SIZE(strs); k++)
+		r = set_str_or_null(o, strs[k].key, strs[k].value);
+	if (r >= 0)
+		r = set_strv(o, "lowerdirs", c->lowerdirs);
+	if (r >= 0)
+		r = set_strv(o, "command", c->command);
+	if (r >= 0)
+		r = json_set_int(o, "created", c->created);
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	if (r >= 0)
+		r = json_write(o, 2, &sb);
+	if (r >= 0)
+		r = sb_putc(&sb, '\n');
+	return r < 0 ? r : container_write_text(cdir, "config.json", sb.s);
 }
 
 void container_record_free(struct container_record *c)
@@ -174,11 +150,21 @@ void container_record_free(struct container_record *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int dup_str(const struct mj *j, const char *key, char **out)
+static int dup_str(const struct json *j, const char *key, char **out)
 {
-	const char *s = mj_str(j, key);
+	const char *s = json_get_str(j, key);
 	*out = NULL;
 	return s && !(*out = strdup(s)) ? -ENOMEM : 0;
+}
+
+static int json_load_at(int dirfd, const char *path, size_t max, struct json **out)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = read_file_at(dirfd, path, max, &data, &len);
+	if (r < 0)
+		return r;
+	return json_parse(data, len, out, NULL, 0) < 0 ? -EINVAL : 0;
 }
 
 int container_read_record(const char *cdir, struct container_record *out)
@@ -186,8 +172,8 @@ int container_read_record(const char *cdir, struct container_record *out)
 	_cleanup_close_ int dfd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	_cleanup_mj_ struct mj *j = NULL;
-	int r = mj_load(dfd, "config.json", RECORD_MAX, &j);
+	_cleanup_json_ struct json *j = NULL;
+	int r = json_load_at(dfd, "config.json", RECORD_MAX, &j);
 	if (r < 0)
 		return r;
 	struct container_record c = { 0 };
@@ -195,13 +181,13 @@ int container_read_record(const char *cdir, struct container_record *out)
 	    (r = dup_str(j, "image", &c.image)) < 0 || (r = dup_str(j, "image_id", &c.image_id)) < 0 ||
 	    (r = dup_str(j, "image_name", &c.image_name)) < 0 ||
 	    (r = dup_str(j, "rootfs", &c.rootfs)) < 0 ||
-	    (r = mj_strv(mj_get(j, "lowerdirs"), &c.lowerdirs)) < 0 ||
-	    (r = mj_strv(mj_get(j, "command"), &c.command)) < 0) {
+	    (r = strv_from_json(json_get(j, "lowerdirs"), &c.lowerdirs)) < 0 ||
+	    (r = strv_from_json(json_get(j, "command"), &c.command)) < 0) {
 		container_record_free(&c);
 		return r;
 	}
-	const struct mj *t = mj_get(j, "created");
-	c.created = t && t->type == MJ_NUM ? strtoll(t->str, NULL, 10) : 0;
+	int64_t created = 0;
+	c.created = json_get_int(j, "created", &created) ? created : 0;
 	if (!c.id) {
 		container_record_free(&c);
 		return -EINVAL;
@@ -262,38 +248,6 @@ bool container_name_taken(const char *root, const char *name)
 	return taken;
 }
 
-/* Remove NAME in DIRFD and everything below it, without following any
- * symlink. */
-static int rm_rf_at(int parent, const char *name)
-{
-	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
-		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	fchmod(fd, 0700);
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	int r = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			int q = rm_rf_at(dirfd(d), de->d_name);
-			if (q < 0)
-				r = q;
-		}
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
 int container_remove_layers(const char *cdir)
 {
 	_cleanup_close_ int fd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -302,7 +256,7 @@ int container_remove_layers(const char *cdir)
 	int r = 0;
 	static const char *const sub[] = { "upper", "work", "merged" };
 	for (size_t k = 0; k < ARRAY_SIZE(sub); k++) {
-		int q = rm_rf_at(fd, sub[k]);
+		int q = rm_rf_at(fd, sub[k], NULL);
 		if (q < 0)
 			r = q;
 	}
@@ -312,7 +266,7 @@ int container_remove_layers(const char *cdir)
 static int remove_all(void *arg)
 {
 	const char *cdir = arg;
-	return rm_rf_at(AT_FDCWD, cdir);
+	return rm_rf_at(AT_FDCWD, cdir, NULL);
 }
 
 int container_remove(const char *cdir, const struct id_plan *ids, struct msgbuf *m)
@@ -321,7 +275,7 @@ int container_remove(const char *cdir, const struct id_plan *ids, struct msgbuf 
 	 * container itself); files the container's other users made belong
 	 * to subordinate ids, which only root of the container's namespace
 	 * may remove. */
-	int r = rm_rf_at(AT_FDCWD, cdir);
+	int r = rm_rf_at(AT_FDCWD, cdir, NULL);
 	if (r == 0 || (r != -EACCES && r != -EPERM))
 		return r < 0 ? msg_fail(m, r, "cannot remove '%s': %s", cdir, strerror(-r)) : 0;
 	r = ns_run_as_root(ids, remove_all, (void *)cdir, m);

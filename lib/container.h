@@ -23,7 +23,7 @@ struct container_record {
 
 /* The store root: ROOT_OPT, else $LAYERCTL_ROOT, else
  * $XDG_DATA_HOME/layerctl (~/.local/share/layerctl), /var/lib/layerctl
- * for root. */
+ * for root (store_default_root()). */
 int store_root(const char *root_opt, char **out);
 /* Make a new container directory with a fresh id: *ID and *CDIR. */
 int container_create(const char *root, char **id, char **cdir, struct msgbuf *m);

@@ -6,14 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "cleanup.h"
 #include "image_ref.h"
-#include "minijson.h"
+#include "fsutil.h"
+#include "images.h"
+#include "json.h"
+#include "store.h"
 
-#define JSON_MAX (16u << 20)
-#define REF_NAME "org.opencontainers.image.ref.name"
 
 void image_config_free(struct image_config *c)
 {
@@ -36,83 +38,15 @@ void image_ref_free(struct image_ref *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static bool valid_digest(const char *d)
+static int read_config(const struct json *config, struct image_config *c)
 {
-	if (!d || strncmp(d, "sha256:", 7) || strlen(d) != 71)
-		return false;
-	return strspn(d + 7, "0123456789abcdef") == 64;
-}
-
-static int load_blob(int rootfd, const char *digest, struct mj **out)
-{
-	if (!valid_digest(digest))
-		return -EINVAL;
-	char path[128];
-	snprintf(path, sizeof(path), "blobs/sha256/%s", digest + 7);
-	return mj_load(rootfd, path, JSON_MAX, out);
-}
-
-static bool name_matches(const char *ref, const char *name)
-{
-	if (!strcmp(ref, name))
-		return true;
-	/* "busybox" means "busybox:latest" */
-	size_t l = strlen(name);
-	const char *slash = strrchr(name, '/');
-	if (!strchr(slash ? slash : name, ':') && !strncmp(ref, name, l) &&
-	    !strcmp(ref + l, ":latest"))
-		return true;
-	return false;
-}
-
-static bool digest_matches(const char *digest, const char *name)
-{
-	if (!strncmp(name, "sha256:", 7))
-		name += 7;
-	size_t l = strlen(name);
-	return l >= 4 && l <= 64 && strspn(name, "0123456789abcdef") == l &&
-	       !strncmp(digest + 7, name, l);
-}
-
-/* The manifest digest NAME stands for in index.json. */
-static int find_manifest(const struct mj *index, const char *name, const char **out,
-			 struct msgbuf *m)
-{
-	const struct mj *mf = mj_get(index, "manifests");
-	const char *found = NULL;
-	bool ambiguous = false;
-	for (size_t k = 0; mf && mf->type == MJ_ARR && k < mf->n; k++) {
-		const char *digest = mj_str(mf->v[k], "digest");
-		const char *ref = mj_str(mj_get(mf->v[k], "annotations"), REF_NAME);
-		if (!valid_digest(digest))
-			continue;
-		if (ref && name_matches(ref, name)) {
-			*out = digest;
-			return 0;
-		}
-		if (digest_matches(digest, name)) {
-			if (found && strcmp(found, digest))
-				ambiguous = true;
-			found = digest;
-		}
-	}
-	if (ambiguous)
-		return msg_fail(m, -EINVAL, "image '%s' is ambiguous", name);
-	if (!found)
-		return msg_fail(m, -ENOENT, "image '%s' is not in the store", name);
-	*out = found;
-	return 0;
-}
-
-static int read_config(const struct mj *config, struct image_config *c)
-{
-	const struct mj *cc = mj_get(config, "config");
+	const struct json *cc = json_get(config, "config");
 	int r;
-	if ((r = mj_strv(mj_get(cc, "Entrypoint"), &c->entrypoint)) < 0 ||
-	    (r = mj_strv(mj_get(cc, "Cmd"), &c->cmd)) < 0 ||
-	    (r = mj_strv(mj_get(cc, "Env"), &c->env)) < 0)
+	if ((r = strv_from_json(json_get(cc, "Entrypoint"), &c->entrypoint)) < 0 ||
+	    (r = strv_from_json(json_get(cc, "Cmd"), &c->cmd)) < 0 ||
+	    (r = strv_from_json(json_get(cc, "Env"), &c->env)) < 0)
 		return r;
-	const char *w = mj_str(cc, "WorkingDir"), *u = mj_str(cc, "User");
+	const char *w = json_get_str(cc, "WorkingDir"), *u = json_get_str(cc, "User");
 	if (w && *w && !(c->workdir = strdup(w)))
 		return -ENOMEM;
 	if (u && *u && !(c->user = strdup(u)))
@@ -120,66 +54,64 @@ static int read_config(const struct mj *config, struct image_config *c)
 	return 0;
 }
 
-/* The layer trees of CONFIG's rootfs.diff_ids, top (last) first. */
-static int layer_dirs(const char *root, int rootfd, const struct mj *config,
+/* The extracted trees of I's layers, top (last) first. */
+static int layer_dirs(const char *root, struct store *s, const struct image_info *i,
 		      struct image_ref *ref, struct msgbuf *m)
 {
-	const struct mj *ids = mj_get(mj_get(config, "rootfs"), "diff_ids");
-	if (!ids || ids->type != MJ_ARR || ids->n == 0)
+	if (i->nlayers == 0)
 		return msg_fail(m, -EINVAL, "image config lists no layers");
-	ref->lowerdirs = calloc(ids->n, sizeof(char *));
+	ref->lowerdirs = calloc(i->nlayers, sizeof(char *));
 	if (!ref->lowerdirs)
 		return -ENOMEM;
-	for (size_t k = 0; k < ids->n; k++) {
-		const char *d = ids->v[ids->n - 1 - k]->str;
-		if (ids->v[ids->n - 1 - k]->type != MJ_STR || !valid_digest(d))
-			return msg_fail(m, -EINVAL, "image config has a bad diff_id");
-		char rel[128];
-		snprintf(rel, sizeof(rel), "layers/%s/tree", d + 7);
-		struct stat st;
-		if (fstatat(rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+	for (size_t k = 0; k < i->nlayers; k++) {
+		const char *d = i->layers[i->nlayers - 1 - k].diff_id;
+		if (!store_has_layer(s, d))
 			return msg_fail(m, -ENOENT, "layer '%s' is not extracted in the store", d);
-		if (asprintf(&ref->lowerdirs[k], "%s/%s", root, rel) < 0)
+		if (asprintf(&ref->lowerdirs[k], "%s/layers/%s/tree", root, d + 7) < 0)
 			return -ENOMEM;
 		ref->n++;
 	}
 	return 0;
 }
 
-static int resolve(const char *root, int rootfd, const char *name, struct image_ref *ref,
+static int resolve(const char *root, struct store *s, const char *name, struct image_ref *ref,
 		   struct msgbuf *m)
 {
-	_cleanup_mj_ struct mj *index = NULL, *manifest = NULL, *config = NULL;
-	int r = mj_load(rootfd, "index.json", JSON_MAX, &index);
-	if (r == -ENOENT)
-		return msg_fail(m, r, "image '%s' is not in the store (no images in '%s')", name, root);
+	struct errmsg e = { { 0 } };
+	int r = store_lock(s, LOCK_SH, &e);
 	if (r < 0)
-		return msg_fail(m, r, "cannot read '%s/index.json': %s", root, strerror(-r));
-	const char *md = NULL;
-	if ((r = find_manifest(index, name, &md, m)) < 0)
-		return r;
-	if (!(ref->manifest_digest = strdup(md)))
-		return -ENOMEM;
-	if ((r = load_blob(rootfd, md, &manifest)) < 0)
-		return msg_fail(m, r, "cannot read manifest '%s': %s", md, strerror(-r));
-	const char *cd = mj_str(mj_get(manifest, "config"), "digest");
-	if (!cd || !(ref->config_digest = strdup(cd)))
-		return msg_fail(m, -EINVAL, "manifest '%s' names no config", md);
-	if ((r = load_blob(rootfd, cd, &config)) < 0)
-		return msg_fail(m, r, "cannot read image config '%s': %s", cd, strerror(-r));
-	if ((r = read_config(config, &ref->cfg)) < 0)
-		return r;
-	return layer_dirs(root, rootfd, config, ref, m);
+		return msg_fail(m, r, "%s", err_text(&e, r));
+	struct image_list l = { 0 };
+	if ((r = images_load(s, &l, &e)) < 0)
+		return msg_fail(m, r, "%s", err_text(&e, r));
+	int idx = image_find(&l, name, &e);
+	if (idx < 0) {
+		images_free(&l);
+		return msg_fail(m, idx, "%s", err_text(&e, idx));
+	}
+	const struct image_info *i = &l.v[idx];
+	if (i->broken)
+		r = msg_fail(m, -EINVAL, "image '%s' cannot be used: %s", name, i->broken);
+	else if (!(ref->manifest_digest = strdup(i->manifest_digest)) ||
+		 !(ref->config_digest = strdup(i->config_digest)))
+		r = -ENOMEM;
+	else if ((r = read_config(i->config, &ref->cfg)) == 0)
+		r = layer_dirs(root, s, i, ref, m);
+	images_free(&l);
+	return r;
 }
 
 int image_resolve(const char *root, const char *name, struct image_ref *out,
 		  struct msgbuf *m)
 {
-	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return msg_fail(m, -errno, "cannot open store '%s': %s", root, strerror(errno));
+	struct errmsg e = { { 0 } };
+	_cleanup_store_ struct store *s = NULL;
+	int r = store_open(root, false, &s, &e);
+	if (r < 0)
+		return msg_fail(m, r, "%s", err_text(&e, r));
 	struct image_ref ref = { 0 };
-	int r = resolve(root, rootfd, name, &ref, m);
+	r = resolve(root, s, name, &ref, m);
+	store_unlock(s);
 	if (r < 0) {
 		image_ref_free(&ref);
 		return r;

@@ -24,12 +24,13 @@ struct image_ref {
 	char *config_digest;
 };
 
-/* Resolve NAME (a name:tag from index.json, NAME alone meaning NAME:latest,
- * or a manifest digest or a unique prefix of its hex) in the store at ROOT
- * (an OCI image layout whose extracted layers are ROOT/layers/<hex>/tree). */
+/* Resolve NAME (as the store's image_find() takes it: name:tag, id or
+ * digest prefix) in the store at ROOT (docs/STORE.md; extracted layers
+ * are ROOT/layers/<hex>/tree), under the store's shared lock. */
 int image_resolve(const char *root, const char *name, struct image_ref *out,
 		  struct msgbuf *m);
 void image_ref_free(struct image_ref *r);
+
 void image_config_free(struct image_config *c);
 
 #endif

@@ -188,8 +188,15 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
 	umount2(merged, MNT_DETACH);
 	reap_daemon();
-	if (s->remove)
+	if (s->remove) {
 		container_remove_layers(s->cdir);
+	} else {
+		/* Here rather than in the caller: the state stays right even
+		 * when the caller was killed. */
+		char ex[16];
+		snprintf(ex, sizeof(ex), "%d\n", code);
+		container_write_text(s->cdir, "exit", ex);
+	}
 	sync_post(c->status_w, code);
 	return code;
 }

@@ -62,23 +62,29 @@ chown -R "$user" "$work/vol" "$store" "$work/target"
 # An OCI image of the root filesystem, its layer extracted as the store
 # keeps it (layers/<diffid>/tree), with a config to take defaults from.
 make_image() {
-	local diff cfg man
-	diff=$(tar -C "$rootfs" -cf - . | sha256sum | cut -d' ' -f1)
+	local diff cfg man size
+	tar -C "$rootfs" -cf "$work/layer.tar" .
+	diff=$(sha256sum < "$work/layer.tar" | cut -d' ' -f1)
+	size=$(stat -c %s "$work/layer.tar")
 	mkdir -p "$store/blobs/sha256" "$store/layers/$diff"
+	mv "$work/layer.tar" "$store/blobs/sha256/$diff"
 	cp -a "$rootfs" "$store/layers/$diff/tree"
-	printf '{"config":{"Env":["PATH=/bin","GREETING=from-image"],"WorkingDir":"/srv/app",' \
+	printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin","GREETING=from-image"],' \
 		> "$work/cfg"
-	printf '"Cmd":["sh","-c","echo $GREETING in $(pwd)"]},"rootfs":{"type":"layers",' >> "$work/cfg"
-	printf '"diff_ids":["sha256:%s"]}}' "$diff" >> "$work/cfg"
+	printf '"WorkingDir":"/srv/app","Cmd":["sh","-c","echo $GREETING in $(pwd)"]},' >> "$work/cfg"
+	printf '"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" >> "$work/cfg"
 	cfg=$(sha256sum < "$work/cfg" | cut -d' ' -f1)
 	cp "$work/cfg" "$store/blobs/sha256/$cfg"
-	printf '{"schemaVersion":2,"config":{"digest":"sha256:%s","size":%d},"layers":[]}' \
-		"$cfg" "$(stat -c %s "$work/cfg")" > "$work/man"
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",%s' \
+		'"config":{"mediaType":"application/vnd.oci.image.config.v1+json",' > "$work/man"
+	printf '"digest":"sha256:%s","size":%d},"layers":[{"mediaType":%s,"digest":"sha256:%s","size":%d}]}' \
+		"$cfg" "$(stat -c %s "$work/cfg")" '"application/vnd.oci.image.layer.v1.tar"' \
+		"$diff" "$size" >> "$work/man"
 	man=$(sha256sum < "$work/man" | cut -d' ' -f1)
 	cp "$work/man" "$store/blobs/sha256/$man"
-	printf '{"schemaVersion":2,"manifests":[{"digest":"sha256:%s","size":%d,"annotations":%s}]}' \
-		"$man" "$(stat -c %s "$work/man")" \
-		'{"org.opencontainers.image.ref.name":"testimg:1"}' > "$store/index.json"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":%s,"digest":"sha256:%s","size":%d,%s}]}' \
+		'"application/vnd.oci.image.manifest.v1+json"' "$man" "$(stat -c %s "$work/man")" \
+		'"annotations":{"org.opencontainers.image.ref.name":"testimg:1"}' > "$store/index.json"
 	printf '{"imageLayoutVersion":"1.0.0"}' > "$store/oci-layout"
 	chown -R "$user" "$store"
 }
@@ -209,6 +215,22 @@ is "$out" "override in /tmp" "-e and -w override the image config"
 out=$(echo "GREETING=fromfile" > "$work/envfile"; chmod 644 "$work/envfile"
 	lc run --rm --env-file "$work/envfile" testimg:1 2>&1)
 is "$out" "fromfile in /srv/app" "--env-file sets variables"
+# An image imported by layerctl itself; the store keeps it while a
+# container uses it.
+if lc import --help >/dev/null 2>&1; then
+	# (not the tree of testimg:1, whose hand-made layer has no store record)
+	tar -C "$evil" -cf "$work/rootfs.tar" . && chmod 644 "$work/rootfs.tar"
+	lc import --quiet "$work/rootfs.tar" imported:1 >/dev/null 2>"$work/import.err" || tap_diag "$(cat "$work/import.err")"
+	id=$(lc run -d imported:1 sh -c 'cat /etc/passwd | head -1; echo > /mark')
+	lc wait "$id" >/dev/null
+	out="$(lc logs "$id")|$(lc rm imported:1 >/dev/null 2>&1; echo $?)"
+	is "$out" "root:x:0:0:root:/root:/bin/sh|1" \
+		"an imported image runs; the store refuses to remove it while a container uses it"
+	lc rm "$id" >/dev/null
+	lc rm imported:1 >/dev/null
+else
+	tap_skip "an imported image runs" "this layerctl has no import command"
+fi
 out=$(lc run --rm nosuch:1 true 2>&1); rc=$?
 if [ $rc -eq 1 ] && echo "$out" | grep -q "'nosuch:1'"; then tap_ok "an unknown image is a clear error"
 else tap_not_ok "an unknown image is a clear error" "rc=$rc" "$out"; fi
@@ -229,6 +251,13 @@ lc stop -t 5 "$id" >/dev/null
 out="$st:$(lc wait "$id"):$(lc logs "$id" | tr '\n' ' ')"
 is "$out" "1:7:up term " "-d runs in the background; stop, wait and logs"
 lc rm "$id" first >/dev/null
+
+# A caller killed outright: the container runs on and ends with a state.
+as_user sh -c '"$1" run --name orphan --rootfs "$2" sh -c "sleep 1; exit 4" & p=$!
+	sleep 0.5; kill -KILL $p' sh "$work/bin/layerctl" "$rootfs"
+out="$(lc wait orphan 2>&1)"
+is "$out" 4 "a killed caller leaves the container to end with its status"
+lc rm orphan >/dev/null
 
 out=$(as_user script -qec "stty rows 33 cols 77; $work/bin/layerctl run --rm -t --rootfs $rootfs sh -c '[ -t 0 ] && stty size && tty'" /dev/null | tr -d '\r')
 is "$out" "33 77

@@ -68,9 +68,6 @@ static int supervise(struct run_ctx *c, int notify, struct msgbuf *m)
 		run_io_raw(&io);
 	int code = run_io_supervise(&io, &l);
 	run_io_close(&io);
-	char ex[16];
-	snprintf(ex, sizeof(ex), "%d\n", code);
-	container_write_text(c->cdir, "exit", ex);
 	return code;
 }
 
