@@ -22,6 +22,15 @@ static bool names_container(const char *ref)
  * container makes it the container command, else it removes images. */
 static int rm_main(int argc, char **argv)
 {
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+			/* Both forms' help: containers first, then images. */
+			int r = cmd_rm_containers(argc, argv);
+			fputc('\n', stdout);
+			optind = 1;
+			return r | cmd_rm.run(argc, argv);
+		}
+	}
 	for (int k = 1; k < argc; k++)
 		if (argv[k][0] != '-' && names_container(argv[k]))
 			return cmd_rm_containers(argc, argv);
