@@ -229,9 +229,6 @@ void setup_privileges(void);
 int setup_workdir(char *err, size_t errlen);
 int setup_root(void);
 
-/* ---- loop.c: the request loop ---- */
-int serve_requests(struct fuse_session *se, int nworkers);
-
 /* ---- fuse ops, one file per family ---- */
 extern const struct fuse_lowlevel_ops layerfs_ops;
 void op_init(void *userdata, struct fuse_conn_info *conn);

@@ -135,7 +135,17 @@ static int fuse_arg_list(struct fuse_args *fa)
 
 static int serve(struct fuse_session *se)
 {
-	return serve_requests(se, lfs->opts.threaded ? 8 : 0);
+	if (!lfs->opts.threaded)
+		return fuse_session_loop(se);
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	fuse_loop_cfg_set_max_threads(cfg, 64);
+	int r = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return r;
 }
 
 int main(int argc, char **argv)

@@ -5,9 +5,7 @@
 
 void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	/* No FUSE_CAP_SPLICE_READ: requests must arrive in memory to be
-	 * handed from the loop's leader to a worker (loop.c). */
-	unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
+	unsigned want = FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_READDIRPLUS |
 			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_CACHE_SYMLINKS |
 			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO;
@@ -16,7 +14,7 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= want & conn->capable;
 	/* POSIX and flock locks stay with the kernel, which is right for a
 	 * filesystem only this host sees. */
-	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_SPLICE_READ);
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	conn->time_gran = 1;
