@@ -81,7 +81,10 @@ $(BUILD)/test-tools/%: tests/tools/%.c
 test: all
 	LAYERFS_BUILD=$(abspath $(BUILD)) prove -f tests/*.t
 
-demo: all
+# Installs missing build dependencies first: a fresh machine has none.
+demo:
+	./scripts/install-deps.sh
+	$(MAKE) all
 	./scripts/demo.sh $(abspath $(BUILD))
 
 # The long data-integrity run: 1,000,000 operations over several processes.

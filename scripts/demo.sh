@@ -8,10 +8,7 @@ LAYERCTL=$BUILD/layerctl
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-if [ ! -x /bin/busybox ] || ! command -v fusermount3 >/dev/null; then
-	say "installing busybox-static and fuse3"
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static fuse3
-fi
+"$(dirname "$0")/install-deps.sh"
 
 DEMO=$(mktemp -d /tmp/layerfs-demo.XXXXXX)
 cleanup() { fusermount3 -u "$DEMO/merged" 2>/dev/null || umount "$DEMO/merged" 2>/dev/null || true; }
