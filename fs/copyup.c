@@ -62,11 +62,6 @@ static int copy_xattrs_path(const char *src, const char *dst)
 	return 0;
 }
 
-static void proc_path(char *buf, size_t size, int dirfd, const char *name)
-{
-	snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
-}
-
 /* Data: reflink, else copy_file_range over the data extents, else a plain
  * copy.  Holes stay holes. */
 static int copy_data(int src, int dst, off_t size)
@@ -136,7 +131,7 @@ static int copy_meta(const char *tmp, const struct stat *src_st, const char *src
 	bool lnk = S_ISLNK(src_st->st_mode);
 	int r;
 
-	proc_path(dst, sizeof(dst), lfs->workfd, tmp);
+	proc_fd_path(dst, sizeof(dst), lfs->workfd, tmp);
 	if ((r = copy_xattrs_path(src_proc, dst)) < 0)
 		return r;
 	if ((r = set_owner(lfs->workfd, tmp, src_st->st_uid, src_st->st_gid,
@@ -167,7 +162,7 @@ void restore_dir_times(int pfd, const struct stat *before)
 {
 	char p[64];
 	struct timespec ts[2] = { before->st_atim, before->st_mtim };
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
+	proc_fd_path(p, sizeof(p), pfd, NULL);
 	utimensat(AT_FDCWD, p, ts, 0);
 }
 
@@ -217,7 +212,7 @@ int copyup_dir_locked(struct inode *dir)
 		return r;
 	if (mkdirat(lfs->workfd, tmp, 0700) < 0)
 		return -errno;
-	proc_path(src_proc, sizeof(src_proc), lfs->layers[dir->layer].fd, lpath);
+	proc_fd_path(src_proc, sizeof(src_proc), lfs->layers[dir->layer].fd, lpath);
 	_cleanup_close_ int pfd = upper_dir_fd(dir->parent);
 	struct stat pst;
 	if (pfd < 0)
@@ -279,11 +274,8 @@ static int make_special(const char *tmp, const struct stat *st)
 	    !lfs->override_stat)
 		return -errno;
 	/* Unprivileged: an empty file standing for the device. */
-	int fd = openat(lfs->workfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return apply_override_stat(lfs->workfd, tmp, st);
+	int r = create_empty_at(lfs->workfd, tmp, 0600, true);
+	return r < 0 ? r : apply_override_stat(lfs->workfd, tmp, st);
 }
 
 static int build_regular(const char *tmp, const struct cu_src *s, int how)
@@ -329,9 +321,9 @@ static int build_copy(struct inode *i, const char *tmp, const struct cu_src *s, 
 	if (r < 0)
 		return r;
 	if (s->from_metacopy)
-		proc_path(src_proc, sizeof(src_proc), lfs->layers[LAYER_UPPER].fd, s->meta_path);
+		proc_fd_path(src_proc, sizeof(src_proc), lfs->layers[LAYER_UPPER].fd, s->meta_path);
 	else
-		proc_path(src_proc, sizeof(src_proc), lfs->layers[s->layer].fd, s->path);
+		proc_fd_path(src_proc, sizeof(src_proc), lfs->layers[s->layer].fd, s->path);
 	return copy_meta(tmp, meta, src_proc, i->ino);
 }
 

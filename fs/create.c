@@ -33,14 +33,8 @@ static int make_object(int dirfd, const char *name, struct newent *n)
 	case S_IFLNK:
 		return symlinkat(n->link, dirfd, name) < 0 ? -errno : 0;
 	case S_IFREG:
-		if (n->fd == -2) { /* mknod of a regular file */
-			int fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-					n->mode & 07777);
-			if (fd < 0)
-				return -errno;
-			close(fd);
-			return 0;
-		}
+		if (n->fd == -2) /* mknod of a regular file */
+			return create_empty_at(dirfd, name, n->mode & 07777, true);
 		n->fd = openat(dirfd, name, (n->open_flags & (O_ACCMODE | O_APPEND | O_NONBLOCK |
 							      O_DSYNC | O_SYNC | O_DIRECT |
 							      O_LARGEFILE | O_NOATIME)) |
@@ -53,11 +47,8 @@ static int make_object(int dirfd, const char *name, struct newent *n)
 		    lfs->override_stat && n->rdev != 0) {
 			/* Unprivileged device: a placeholder file that the
 			 * override xattr turns back into a device. */
-			int fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-			if (fd < 0)
-				return -errno;
-			close(fd);
-			return 1;
+			int r = create_empty_at(dirfd, name, 0600, true);
+			return r < 0 ? r : 1;
 		}
 		return -errno;
 	}

@@ -25,7 +25,9 @@ int apply_override_stat(int dirfd, const char *name, const struct stat *want)
 	int n = ovs_format(&o, v, sizeof(v));
 	if (n < 0)
 		return n;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+	int r = proc_fd_path(p, sizeof(p), dirfd, name);
+	if (r < 0)
+		return r;
 	return lsetxattr(p, XATTR_OVERRIDE_STAT, v, (size_t)n, 0) < 0 ? -errno : 0;
 }
 

@@ -35,7 +35,7 @@ static int do_open(struct inode *i, struct fuse_file_info *fi)
 			flags &= ~O_TRUNC;
 		if (i->stale && i->anchor_fd >= 0) {
 			char p[64];
-			snprintf(p, sizeof(p), "/proc/self/fd/%d", i->anchor_fd);
+			proc_fd_path(p, sizeof(p), i->anchor_fd, NULL);
 			fd = open(p, flags | O_CLOEXEC);
 			fd = fd < 0 ? -errno : fd;
 		} else if ((r = path_in_layer(i, layer, path, sizeof(path))) < 0) {

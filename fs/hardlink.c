@@ -171,7 +171,8 @@ bool index_has(uint64_t ino)
 {
 	char name[32];
 	struct stat st;
-	if (lfs->indexfd < 0)
+	/* Nearly always empty: spare getattr and lookup the probe. */
+	if (lfs->indexfd < 0 || !atomic_load(&lfs->index_used))
 		return false;
 	index_name(ino, name, sizeof(name));
 	return fstatat(lfs->indexfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -184,6 +185,7 @@ int index_add_locked(struct inode *i)
 	if (r < 0)
 		return r;
 	index_name(i->ino, name, sizeof(name));
+	atomic_store(&lfs->index_used, true);
 	if (linkat(lfs->layers[LAYER_UPPER].fd, up, lfs->indexfd, name, 0) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;

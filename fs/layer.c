@@ -53,18 +53,38 @@ ssize_t layer_getxattr(uint16_t layer, const char *path, const char *name,
 		       void *val, size_t size)
 {
 	char p[PATH_MAX + 32];
-	if (snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", lfs->layers[layer].fd,
-		     path) >= (int)sizeof(p))
+	if (proc_fd_path(p, sizeof(p), lfs->layers[layer].fd, path) < 0)
 		return -ENAMETOOLONG;
 	ssize_t n = lgetxattr(p, name, val, size);
 	return n < 0 ? -errno : n;
+}
+
+/* "/proc/self/fd/FD" or "/proc/self/fd/FD/NAME": the path through which
+ * path-only calls (xattrs, utimensat) reach an fd, or a name under a
+ * directory fd, without following a symlink on the way. */
+int proc_fd_path(char *buf, size_t size, int fd, const char *name)
+{
+	int n = name ? snprintf(buf, size, "/proc/self/fd/%d/%s", fd, name)
+		     : snprintf(buf, size, "/proc/self/fd/%d", fd);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Create an empty regular file DIRFD/NAME. */
+int create_empty_at(int dirfd, const char *name, mode_t mode, bool excl)
+{
+	int fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC |
+			(excl ? O_EXCL : 0), mode);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
 }
 
 /* xattr calls on an O_PATH descriptor go through its /proc magic link. */
 int fd_getxattr_path(int fd, const char *name, void *val, size_t size)
 {
 	char p[64];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	proc_fd_path(p, sizeof(p), fd, NULL);
 	ssize_t n = getxattr(p, name, val, size);
 	return n < 0 ? -errno : (int)n;
 }
@@ -72,7 +92,7 @@ int fd_getxattr_path(int fd, const char *name, void *val, size_t size)
 int fd_setxattr_path(int fd, const char *name, const void *val, size_t size, int flags)
 {
 	char p[64];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	proc_fd_path(p, sizeof(p), fd, NULL);
 	return setxattr(p, name, val, size, flags) < 0 ? -errno : 0;
 }
 

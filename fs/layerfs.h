@@ -103,6 +103,7 @@ struct lfs {
 	bool has_upper;
 	int workfd;                  /* workdir/work: temp files */
 	int indexfd;                 /* workdir/layerfs-index: see hardlink.c */
+	_Atomic bool index_used;     /* it may hold entries: probe it */
 	int workdir_fd;
 	struct inode *root;
 	pthread_rwlock_t ns_lock;
@@ -155,6 +156,8 @@ int layer_open_dir(uint16_t layer, const char *path);
 int layer_stat(uint16_t layer, const char *path, struct stat *st);
 ssize_t layer_getxattr(uint16_t layer, const char *path, const char *name,
 		       void *val, size_t size);
+int proc_fd_path(char *buf, size_t size, int fd, const char *name);
+int create_empty_at(int dirfd, const char *name, mode_t mode, bool excl);
 int fd_getxattr_path(int fd, const char *name, void *val, size_t size);
 int fd_setxattr_path(int fd, const char *name, const void *val, size_t size, int flags);
 int workdir_clean(int workfd);

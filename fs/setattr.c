@@ -22,7 +22,7 @@ struct target {
 static int target_of(struct inode *i, struct target *t)
 {
 	if (i->stale && i->anchor_fd >= 0) {
-		snprintf(t->name, sizeof(t->name), "/proc/self/fd/%d", i->anchor_fd);
+		proc_fd_path(t->name, sizeof(t->name), i->anchor_fd, NULL);
 		t->dirfd = AT_FDCWD;
 		return 0;
 	}
@@ -59,8 +59,8 @@ static int update_override(const struct target *t, const struct stat *cur, int t
 	*done = false;
 	if (t->dirfd == AT_FDCWD)
 		snprintf(p, sizeof(p), "%s", t->name);
-	else
-		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", t->dirfd, t->name);
+	else if (proc_fd_path(p, sizeof(p), t->dirfd, t->name) < 0)
+		return -ENAMETOOLONG;
 	ssize_t n = lgetxattr(p, XATTR_OVERRIDE_STAT, v, sizeof(v));
 	if (n <= 0 || ovs_parse(v, (size_t)n, &o) < 0)
 		return 0;

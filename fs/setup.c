@@ -141,6 +141,25 @@ void setup_privileges(void)
 	lfs->timeout = lfs->opts.timeout;
 }
 
+/* Does directory DFD (any fd, O_PATH included) hold no entry?  Unsure
+ * counts as not empty. */
+static bool dir_is_empty(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return true;
+}
+
 /* Create workdir/work and clear what a previous run left there (copies
  * that never reached the upper). */
 int setup_workdir(char *err, size_t errlen)
@@ -173,6 +192,7 @@ int setup_workdir(char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
+	lfs->index_used = !dir_is_empty(lfs->indexfd);
 	int r = workdir_clean(lfs->workfd);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot clean '%s/work': %s", lfs->opts.workdir,

@@ -36,11 +36,8 @@ static int make_oci_whiteout(int parentfd, const char *name)
 	int r = oci_name(name, wh, sizeof(wh));
 	if (r < 0)
 		return r;
-	int fd = openat(parentfd, wh, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 1;
+	r = create_empty_at(parentfd, wh, 0, false);
+	return r < 0 ? r : 1;
 }
 
 /* Create a whiteout for NAME under PARENTFD, where nothing exists yet.
@@ -106,11 +103,7 @@ int upper_set_opaque(int dirfd)
 		return 0;
 	if (r != -EPERM && r != -ENOTSUP && r != -EACCES)
 		return r;
-	int fd = openat(dirfd, WH_OPAQUE_NAME, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
+	return create_empty_at(dirfd, WH_OPAQUE_NAME, 0, false);
 }
 
 int upper_set_opaque_at(int parentfd, const char *name)

@@ -54,15 +54,13 @@ static const char *shown_name(const char *stored, char *buf, size_t size)
 static int proc_path_of(struct inode *i, char *buf, size_t size)
 {
 	if (i->stale && i->anchor_fd >= 0) {
-		snprintf(buf, size, "/proc/self/fd/%d", i->anchor_fd);
-		return 0;
+		return proc_fd_path(buf, size, i->anchor_fd, NULL);
 	}
 	char path[PATH_MAX];
 	int r = path_in_layer(i, i->layer, path, sizeof(path));
 	if (r < 0)
 		return r;
-	int n = snprintf(buf, size, "/proc/self/fd/%d/%s", lfs->layers[i->layer].fd, path);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	return proc_fd_path(buf, size, lfs->layers[i->layer].fd, path);
 }
 
 static void reply_sized(fuse_req_t req, const char *buf, ssize_t n, size_t size)
