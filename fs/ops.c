@@ -12,6 +12,9 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (lfs->opts.writeback && lfs->has_upper)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->want |= want & conn->capable;
+	/* Readdir needs no per-open state (readdir.c): spare the kernel an
+	 * OPENDIR and a RELEASEDIR per directory read. */
+	lfs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 	/* POSIX and flock locks stay with the kernel, which is right for a
 	 * filesystem only this host sees. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);

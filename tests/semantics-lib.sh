@@ -26,6 +26,7 @@ SEM_PROPS=(
 	"inode_unique|st_ino unique with two lower layers on two tmpfs mounts"
 	"inode_stable|st_ino kept across copy-up and remount"
 	"readdir_dino|readdir d_ino equals stat st_ino (lower, upper, copied-up)"
+	"readdir_churn|reading a merged directory while it changes: untouched names exactly once"
 	"rename_lower_dir|renaming a lower directory works and survives remount"
 	"otrunc_no_copy|open(O_TRUNC) and truncate(2) to 0 of a $SEM_BIG_MIB MiB lower file copy no data"
 	"metadata_only_copyup|chmod/chown/utimens/setxattr of a $SEM_BIG_MIB MiB lower file copy no data; first write does"
@@ -284,6 +285,25 @@ sem_prop_readdir_dino() {
 	sem_run "scandir" python3 "$SEM_PROBE" dino "$m" || return 1
 	sem_remount "$m" || return 1
 	sem_run "scandir after remount" python3 "$SEM_PROBE" dino "$m" || return 1
+	sem_umount "$m"
+}
+
+sem_prop_readdir_churn() {
+	local kind=$1 d=$2 m=$2/mnt out i
+	_sem_layout "$d"
+	mkdir -p "$d/lower/dir" "$d/upper/dir"
+	# Long names: a getdents(2) buffer holds few, so the reader comes
+	# back to the filesystem between changes.
+	for i in $(seq 1000 1799); do
+		: >"$d/lower/dir/lower-$i-$(printf '%0100d' 0)"
+	done
+	sem_mount "$kind" "$m" "$d/lower" "$d/upper" "$d/work" || return 1
+	for i in $(seq 1000 1199); do
+		: >"$m/dir/upper-$i-$(printf '%0100d' 0)"
+	done
+	out=$(python3 "$SEM_PROBE" churn "$m/dir") || { echo "$out"; return 1; }
+	sem_remount "$m" || return 1
+	out=$(python3 "$SEM_PROBE" churn "$m/dir") || { echo "after remount: $out"; return 1; }
 	sem_umount "$m"
 }
 
