@@ -18,6 +18,9 @@
                                    names in it: every untouched name is returned
                                    exactly once, no name twice; a new read shows
                                    exactly the current names
+  fsprobe.py acl-enforce FILE UID  FILE (mode 0600, root's) opens for UID only while
+                                   an ACL entry grants it; prints the outcomes
+  fsprobe.py acl-default DIR       set a default ACL on DIR
   fsprobe.py acl FILE              set a POSIX ACL with a named user (uid 0,
                                    rwx) and print the mode and the ACL read back
 Exit status 0 when the property holds, 1 (with a message on stdout) when not.
@@ -206,8 +209,60 @@ def cmd_churn(top):
         fail(f"a new read differs: missing {sorted(now - again)[:5]}, extra {sorted(again - now)[:5]}")
 
 
+def _acl(entries):
+    import struct
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+ANY = 0xffffffff
+
+
+def _open_as(path, uid):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            try:
+                os.setgroups([])
+            except PermissionError:
+                pass  # a user namespace with setgroups denied: see chown below
+            os.setgid(uid)
+            os.setuid(uid)
+            os.close(os.open(path, os.O_RDONLY))
+            os._exit(0)
+        except PermissionError:
+            os._exit(1)
+        except BaseException:
+            os._exit(2)
+    return {0: "open", 1: "denied"}.get(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), "error")
+
+
+def cmd_acl_enforce(path, uid):
+    uid = int(uid)
+    # Group 1 (daemon): no group of the prober, whatever supplementary
+    # groups a user namespace leaves it.
+    os.chown(path, 0, 1)
+    os.chmod(path, 0o600)
+    out = [_open_as(path, uid)]
+    try:
+        os.setxattr(path, "system.posix_acl_access",
+                    _acl([(0x01, 6, ANY), (0x02, 4, uid), (0x04, 0, ANY),
+                          (0x10, 4, ANY), (0x20, 0, ANY)]))
+    except OSError as e:
+        fail(f"{path}: setting an ACL: {e.strerror}")
+    out.append(_open_as(path, uid))
+    os.removexattr(path, "system.posix_acl_access")
+    out.append(_open_as(path, uid))
+    print(" ".join(out))
+
+
+def cmd_acl_default(path):
+    os.setxattr(path, "system.posix_acl_default",
+                _acl([(0x01, 7, ANY), (0x02, 5, 65534), (0x04, 5, ANY),
+                      (0x10, 5, ANY), (0x20, 0, ANY)]))
+
+
 def main():
-    cmds = {"churn": cmd_churn, "inodes": cmd_inodes, "dino": cmd_dino, "pattern": cmd_pattern,
+    cmds = {"acl-enforce": cmd_acl_enforce, "acl-default": cmd_acl_default, "churn": cmd_churn, "inodes": cmd_inodes, "dino": cmd_dino, "pattern": cmd_pattern,
             "write-at": cmd_write_at, "expect": cmd_expect,
             "concurrent": cmd_concurrent, "acl": cmd_acl}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
