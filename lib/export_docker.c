@@ -133,13 +133,18 @@ static int put_json(struct tar_writer *w, const char *name, const struct json *j
 	return r < 0 ? r : tw_file(w, name, sb.s ? sb.s : "", sb.len);
 }
 
+static bool has_tag(const char *ref)
+{
+	const char *colon = strrchr(ref, ':'), *slash = strrchr(ref, '/');
+	return colon && colon[1] && (!slash || colon > slash);
+}
+
 /* "name:tag" split at the tag's colon (a registry port has a '/' after). */
 static int split_ref(const char *ref, char **name, const char **tag)
 {
-	const char *colon = strrchr(ref, ':');
-	const char *slash = strrchr(ref, '/');
-	if (!colon || (slash && colon < slash))
+	if (!has_tag(ref))
 		return -EINVAL;
+	const char *colon = strrchr(ref, ':');
 	*name = strndup(ref, (size_t)(colon - ref));
 	*tag = colon + 1;
 	return *name ? 0 : -ENOMEM;
@@ -154,8 +159,15 @@ static int manifest_json(const struct image_info *img, char *const *refs, struct
 	char cfg[DIGEST_HEX_LEN + 8];
 	snprintf(cfg, sizeof(cfg), "%s.json", digest_hex(img->config_digest));
 	int r = arr && m && tags && layers ? 0 : -ENOMEM;
+	/* Only NAME:TAG: docker and podman refuse a bare OCI tag ("v2"). */
 	for (size_t k = 0; r == 0 && refs && refs[k]; k++)
-		r = json_array_push(tags, json_new_string(refs[k]));
+		if (has_tag(refs[k]))
+			r = json_array_push(tags, json_new_string(refs[k]));
+	if (r == 0 && tags->type == JSON_ARRAY && !tags->n) {
+		json_free(tags);
+		tags = json_new_null();
+		r = tags ? 0 : -ENOMEM;
+	}
 	for (size_t k = 0; r == 0 && k < img->nlayers; k++) {
 		char p[DIGEST_HEX_LEN + 16];
 		snprintf(p, sizeof(p), "%s/layer.tar", digest_hex(img->layers[k].diff_id));

@@ -21,6 +21,7 @@
 #include "import.h"
 #include "image_plan.h"
 #include "images.h"
+#include "import_hints.h"
 
 #define PROBE_MAX (1u << 20)
 
@@ -52,6 +53,7 @@ struct import_ctx {
 	const char *kind;
 	struct image_layer *known;   /* the stored images' layers: blob -> DiffID */
 	size_t nknown;
+	struct layer_hints hints;    /* the archive's own word on its layers */
 };
 
 static void ctx_free(struct import_ctx *c)
@@ -71,6 +73,7 @@ static void ctx_free(struct import_ctx *c)
 	}
 	free(c->tmpname);
 	free(c->known);
+	hints_free(&c->hints);
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 }
@@ -274,9 +277,15 @@ static bool known_layer(struct import_ctx *c, const char *path, char diff[DIGEST
 			bool *have_blob)
 {
 	char d[DIGEST_STR_LEN + 1];
-	if (!path_digest(path, d))
+	bool named = path_digest(path, d);
+	*have_blob = named && store_has_blob(c->s, d);
+	const char *hint = hints_lookup(&c->hints, path);
+	if (hint && store_has_layer(c->s, hint)) {
+		strcpy(diff, hint);
+		return true;
+	}
+	if (!named)
 		return false;
-	*have_blob = store_has_blob(c->s, d);
 	if (store_has_layer(c->s, d)) {
 		strcpy(diff, d);
 		return true;
@@ -677,6 +686,10 @@ static int import_stream(struct import_ctx *c, int fd, const char *label,
 	struct byte_source src = { fd_next, &fs };
 	if (!probe_image_archive(pre, len))
 		return import_layer_stream(c, &src, res);
+	/* A file can be read ahead for what it says about its layers. */
+	int hr = hints_scan(fd, &c->hints);
+	if (hr < 0)
+		return hr;
 	int r = import_image_archive(c, &src, label, res);
 	/* A layer whose first entry merely looks like an image archive's
 	 * ("blobs/", "manifest.json"): read it again as the layer it is,
