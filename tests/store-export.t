@@ -234,6 +234,10 @@ tree_inodes > "$WORK/ino.before"
 # docker save's classic form: <v1 id>/layer.tar files (not named by digest).
 skopeo copy -q "docker-archive:$OUT/t_multi_2.0.0.docker-archive" "docker-archive:$WORK/sk.tar:t/multi:2.0.0" >/dev/null 2>&1
 rm -rf "$WORK/dx"; mkdir "$WORK/dx"; tar -xf "$WORK/sk.tar" -C "$WORK/dx"
+for l in "$WORK"/dx/*/layer.tar; do   # manifest.json names <id>/layer.tar
+	t=$(basename "$(readlink "$l")"); id=$(basename "$(dirname "$l")")
+	sed -i "s|\"$t\"|\"$id/layer.tar\"|" "$WORK/dx/manifest.json"
+done
 (cd "$WORK/dx" && tar -chf "$OUT/t_multi_2.0.0.classic" $(ls | grep -v '\.tar$'))
 check "the classic archive has v1-id directories with real layer.tar files" sh -c \
 	"tar -tvf '$OUT/t_multi_2.0.0.classic' | grep -q '^-.*/layer.tar\$' && ! tar -tf '$OUT/t_multi_2.0.0.classic' | grep -q '^[0-9a-f]*\.tar\$'"
