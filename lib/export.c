@@ -11,6 +11,7 @@
 #include "cleanup.h"
 #include "export.h"
 #include "fsutil.h"
+#include "image_commit.h"
 #include "tar_writer.h"
 
 #define OCI_LAYOUT "{\"imageLayoutVersion\":\"1.0.0\"}"
@@ -50,43 +51,18 @@ static const char *manifest_type(const struct image_info *img)
 	return mt ? mt : MT_OCI_MANIFEST;
 }
 
-static struct json *descriptor(const struct image_info *img, int64_t size, const char *ref)
-{
-	struct json *d = json_new_object();
-	int r = d ? 0 : -ENOMEM;
-	if (!r) r = json_set_str(d, "mediaType", manifest_type(img));
-	if (!r) r = json_set_str(d, "digest", img->manifest_digest);
-	if (!r) r = json_set_int(d, "size", size);
-	if (!r && ref) {
-		struct json *ann = json_new_object();
-		r = ann ? json_set_str(ann, STORE_REF_ANNOTATION, ref) : -ENOMEM;
-		if (!r)
-			r = json_object_set(d, "annotations", ann);
-		else
-			json_free(ann);
-	}
-	if (r < 0) {
-		json_free(d);
-		return NULL;
-	}
-	return d;
-}
-
 int export_oci_index(const struct image_info *img, int64_t manifest_size, char *const *refs,
 		     struct strbuf *out)
 {
 	_cleanup_json_ struct json *idx = json_new_object();
-	struct json *ms = json_new_array();
-	int r = idx && ms ? 0 : -ENOMEM;
+	int r = idx ? 0 : -ENOMEM;
 	if (!r) r = json_set_int(idx, "schemaVersion", 2);
 	if (!r) r = json_set_str(idx, "mediaType", MT_OCI_INDEX);
-	if (!r) { r = json_object_set(idx, "manifests", ms); ms = NULL; }
-	else json_free(ms);
-	struct json *arr = (struct json *)json_get_array(idx, "manifests");
+	if (!r) r = json_object_set(idx, "manifests", json_new_array());
 	for (size_t k = 0; r == 0 && refs && refs[k]; k++)
-		r = json_array_push(arr, descriptor(img, manifest_size, refs[k]));
+		r = index_add_ref(idx, refs[k], img->manifest_digest, manifest_type(img), manifest_size);
 	if (r == 0 && (!refs || !refs[0]))
-		r = json_array_push(arr, descriptor(img, manifest_size, NULL));
+		r = index_add_ref(idx, NULL, img->manifest_digest, manifest_type(img), manifest_size);
 	return r < 0 ? r : json_write(idx, 0, out);
 }
 
@@ -123,14 +99,14 @@ static int blob_set_of(const struct image_info *img, struct blob_set *bs)
 
 static void blob_set_free(struct blob_set *bs) { free(bs->v); }
 
-static int manifest_size(struct store *s, const struct image_info *img, int64_t *size,
-			 struct errmsg *e)
+/* index.json for IMG: its manifest's descriptor under each name. */
+static int index_for(struct store *s, const struct image_info *img, char *const *refs,
+		     struct strbuf *out, struct errmsg *e)
 {
 	struct stat st;
 	if (fstatat(s->blobsfd, digest_hex(img->manifest_digest), &st, 0) < 0)
 		return err_sys(e, -errno, "cannot read manifest '%s'", img->manifest_digest);
-	*size = st.st_size;
-	return 0;
+	return export_oci_index(img, st.st_size, refs, out);
 }
 
 /* ---- oci: a layout directory ---- */
@@ -165,12 +141,9 @@ static int copy_blob_to(struct store *s, const char *digest, int blobsfd, struct
 static int write_oci_dir(struct store *s, const struct image_info *img, char *const *refs,
 			 int dirfd, struct errmsg *e)
 {
-	int64_t msize = 0;
-	int r = manifest_size(s, img, &msize, e);
-	if (r < 0)
-		return r;
 	_cleanup_strbuf_ struct strbuf idx = STRBUF_INIT;
-	if ((r = export_oci_index(img, msize, refs, &idx)) < 0)
+	int r = index_for(s, img, refs, &idx, e);
+	if (r < 0)
 		return r;
 	if (mkdirat(dirfd, "blobs", 0755) < 0 || mkdirat(dirfd, "blobs/sha256", 0755) < 0)
 		return err_sys(e, -errno, "cannot create blobs/sha256");
@@ -211,12 +184,9 @@ static int tar_blob(struct store *s, const char *digest, const char *name,
 static int write_oci_archive(struct store *s, const struct image_info *img, char *const *refs,
 			     struct tar_writer *w, struct errmsg *e)
 {
-	int64_t msize = 0;
-	int r = manifest_size(s, img, &msize, e);
-	if (r < 0)
-		return r;
 	_cleanup_strbuf_ struct strbuf idx = STRBUF_INIT;
-	if ((r = export_oci_index(img, msize, refs, &idx)) < 0)
+	int r = index_for(s, img, refs, &idx, e);
+	if (r < 0)
 		return r;
 	_cleanup_(blob_set_free) struct blob_set bs = { 0 };
 	if ((r = blob_set_of(img, &bs)) < 0)

@@ -372,6 +372,12 @@ static int open_blob(struct raw_stage *raw, struct producer *prod, struct archiv
 	return 0;
 }
 
+static int open_temp_blob(int tmpfd, const char *name, const char *label, struct errmsg *e)
+{
+	int fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	return fd < 0 ? err_sys(e, -errno, "cannot create temp blob for '%s'", label) : fd;
+}
+
 /* The digests once the stream is through. */
 static void finish_digests(struct raw_stage *raw, struct producer *prod, struct layer_result *out)
 {
@@ -398,9 +404,9 @@ int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned
 	int r = hasher_init(&raw.h);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int blobfd = openat(tmpfd, out.blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	_cleanup_close_ int blobfd = open_temp_blob(tmpfd, out.blob, label, e);
 	if (blobfd < 0)
-		return err_sys(e, -errno, "cannot create temp blob for '%s'", label);
+		return blobfd;
 	raw.blobfd = blobfd;
 	_cleanup_archive_ struct archive *dec = NULL;
 	r = open_blob(&raw, &prod, &dec, &out, label, e);
@@ -431,9 +437,8 @@ int layer_hash_only(struct byte_source *src, int tmpfd, const char *label, unsig
 	_cleanup_close_ int blobfd = -1;
 	if (keep_blob) {
 		snprintf(out.blob, sizeof(out.blob), "blob-%u", seq);
-		blobfd = openat(tmpfd, out.blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (blobfd < 0)
-			return err_sys(e, -errno, "cannot create temp blob for '%s'", label);
+		if ((blobfd = open_temp_blob(tmpfd, out.blob, label, e)) < 0)
+			return blobfd;
 		raw.blobfd = blobfd;
 	}
 	_cleanup_archive_ struct archive *dec = NULL;
