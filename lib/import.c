@@ -323,8 +323,10 @@ static int import_known_layer(struct import_ctx *c, struct byte_source *src, con
 	int r = layer_hash_only(src, c->tmpfd, path, c->seq++, !have_blob, out, c->e);
 	if (r < 0)
 		return r;
-	/* A blob not kept must be the stored one the name promised. */
-	if (!strcmp(out->diff_id, diff) && (out->blob[0] || store_has_blob(c->s, out->blob_digest)))
+	/* Stored after all, if not as the hint said (the config's diff_ids
+	 * are checked later); a blob not kept must be a stored one. */
+	if ((!strcmp(out->diff_id, diff) || store_has_layer(c->s, out->diff_id)) &&
+	    (out->blob[0] || store_has_blob(c->s, out->blob_digest)))
 		return 0;
 	if (!out->blob[0])
 		return err_set(c->e, -EBADMSG, "layer blob '%s' has digest %s, not the one its name says",
