@@ -253,11 +253,14 @@ static int read_json_item(struct import_ctx *c, struct entry_source *es, struct 
 
 /* The digest an archive or layout path names: blobs/sha256/<hex>,
  * <hex>.tar (skopeo), <hex>/layer.tar (named by DiffID, as layerctl
- * export writes it; docker save's v1 ids never match a stored DiffID). */
-static bool path_digest(const char *path, char out[DIGEST_STR_LEN + 1])
+ * export writes it; docker save's v1 ids never match a stored DiffID).
+ * *IS_BLOB: the name is the blob's own digest, checked later; a directory
+ * name promises nothing about the file's bytes. */
+static bool path_digest(const char *path, char out[DIGEST_STR_LEN + 1], bool *is_blob)
 {
 	const char *base = strrchr(path, '/');
 	const char *hex = base ? base + 1 : path;
+	*is_blob = !base || strcmp(base, "/layer.tar");
 	if (base && !strcmp(base, "/layer.tar")) {
 		hex = base - 64 >= path ? base - 64 : NULL;
 		if (!hex || (hex != path && hex[-1] != '/'))
@@ -277,8 +280,9 @@ static bool known_layer(struct import_ctx *c, const char *path, char diff[DIGEST
 			bool *have_blob)
 {
 	char d[DIGEST_STR_LEN + 1];
-	bool named = path_digest(path, d);
-	*have_blob = named && store_has_blob(c->s, d);
+	bool is_blob;
+	bool named = path_digest(path, d, &is_blob);
+	*have_blob = named && is_blob && store_has_blob(c->s, d);
 	const char *hint = hints_lookup(&c->hints, path);
 	if (hint && store_has_layer(c->s, hint)) {
 		strcpy(diff, hint);

@@ -272,4 +272,25 @@ LAYERCTL_ROOT=$S3 "$L" import - t/one:1.0.0 < "$WORK/one.tar" >/dev/null 2>&1
 tree_inodes > "$WORK/ino.after"
 check "a stdin layer the store has keeps its tree" cmp "$WORK/ino.before" "$WORK/ino.after"
 
+# A layer file named by a stored DiffID that holds another layer: hashed,
+# found to be new, then extracted from the kept blob.
+S4=$WORK/store4
+mkdir -p "$WORK/other/etc"; echo other > "$WORK/other/etc/other"
+tar -cf "$WORK/other.tar" -C "$WORK/other" .
+LAYERCTL_ROOT=$S4 "$L" import -q "$WORK/other.tar" t/other:1.0.0 >/dev/null
+x=$(LAYERCTL_ROOT=$S4 "$L" inspect --json t/other:1.0.0 | jq -r '.layers[0].diff_id' | cut -c8-)
+rm -rf "$WORK/lie"; mkdir "$WORK/lie"; tar -xf "$OUT/t_multi_2.0.0.docker-archive" -C "$WORK/lie"
+top=$(jq -r '.[0].Layers[-1]' "$WORK/lie/manifest.json" | cut -d/ -f1)
+mv "$WORK/lie/$top" "$WORK/lie/$x"
+sed -i "s|$top/layer.tar|$x/layer.tar|" "$WORK/lie/manifest.json"
+(cd "$WORK/lie" && tar -cf "$WORK/lie.tar" *)
+if out=$(LAYERCTL_ROOT=$S4 "$L" import "$WORK/lie.tar" 2>&1); then
+	is "$(LAYERCTL_ROOT=$S4 "$L" inspect --json t/multi:2.0.0 | jq -c '[.layers[].diff_id]')" \
+	   "$("$L" inspect --json t/multi:2.0.0 | jq -c '[.layers[].diff_id]')" \
+	   "a layer named like a stored one but new is extracted after all"
+else
+	tap_not_ok "a layer named like a stored one but new is extracted after all" "$out"
+fi
+check "layerctl verify after it" env LAYERCTL_ROOT="$S4" "$L" verify
+
 tap_done
