@@ -138,6 +138,23 @@ for i in sq:commit sq:all sq:from1; do
 	same_listing "$M" "$("$L" mount "$cid")" "$i mounted is the container's view"
 done
 
+# Metadata-only copy-ups and renamed directories (layerfs with metacopy=on
+# launched directly, as tests/overlay-lib.sh does): the data stays below.
+id3=$("$L" create --name meta img)
+C=$STORE/containers/$id3
+"$LAYERFS" -o "lowerdir=$(jq -r '.lowerdirs | join(":")' "$C/config.json"),upperdir=$C/upper,workdir=$C/work,metacopy=on,redirect_dir=on" "$C/merged"
+chmod 600 "$C/merged/bin/busybox"
+mv "$C/merged/srv" "$C/merged/srv2"
+chmod 700 "$C/merged/srv2/old/a"
+getfattr -h -d -m - "$C/upper/bin/busybox" 2>/dev/null | grep -q 'overlay.metacopy' &&
+	[ "$(stat -c %b "$C/upper/bin/busybox")" -lt 100 ] &&
+	tap_ok "chmod made a metadata-only copy-up" || tap_skip "chmod made a metadata-only copy-up" "layerfs copied the data"
+is "$("$L" diff meta | tr '\n' ' ')" "C /bin C /bin/busybox D /srv A /srv2 A /srv2/old A /srv2/old/a A /srv2/old/b A /srv2/old/b/c A /srv2/old/l2 " \
+	"diff of a metacopy file and a renamed directory"
+d=$("$L" -q commit --timestamp $T meta meta:one)
+m4=$("$L" mount "$("$L" create meta:one)")
+same_listing "$C/merged" "$m4" "the commit carries the data of the metacopy file and the renamed directory's lower contents"
+
 check "umount" "$L" umount c
 mountpoint -q "$M" && tap_not_ok "the mount point is gone after umount" || tap_ok "the mount point is gone after umount"
 out=$("$L" rm c 2>&1)
