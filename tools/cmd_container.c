@@ -35,8 +35,11 @@ static const char mount_usage[] =
 "Mount the container's root filesystem (its image's layers under its\n"
 "writable layer) with layerfs at STORE/containers/<id>/merged and print\n"
 "that path.  What is written there is the container's change.  As root\n"
-"this is a mount of the host; an ordinary user may only mount FUSE inside\n"
-"a user namespace of its own (unshare -rm), where the mount stays.\n"
+"this is a mount of the host.  An ordinary user mounts through fusermount3\n"
+"(/dev/fuse must be usable); files there show their host owners (what you\n"
+"create is yours; diff and commit count it as the container's root's, as\n"
+"run maps it).  Without fusermount3, mount inside a user namespace of your\n"
+"own (unshare -rm): the mount lives as long as that namespace.\n"
 "\n"
 "      --help   this text\n";
 
@@ -163,8 +166,9 @@ int cmd_mount(int argc, char **argv)
 	if (r < 0) {
 		ctl_fail("cannot mount container '%s': %s", ref, msg_text(&m, r));
 		if (geteuid() != 0)
-			fprintf(stderr, "layerctl: an ordinary user mounts inside a user namespace of "
-				"its own: unshare -rm layerctl mount %s\n", ref);
+			fprintf(stderr, "layerctl: an ordinary user mounts through fusermount3 with a "
+				"usable /dev/fuse, or inside a user namespace of its own (unshare -rm), "
+				"where the mount lives as long as that namespace\n");
 		return 1;
 	}
 	printf("%s/merged\n", cdir);
