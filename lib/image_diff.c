@@ -228,11 +228,14 @@ static bool field_differs(const struct json *a, const struct json *b, const char
 static bool entry_differs(const struct json *a, const struct json *b)
 {
 	static const char *const all[] = { "type", "mode", "uid", "gid", "major", "minor" };
-	static const char *const nondir[] = { "size", "mtime", "digest", "link" };
+	static const char *const nondir[] = { "size", "mtime", "digest" };
 	for (size_t k = 0; k < ARRAY_SIZE(all); k++)
 		if (field_differs(a, b, all[k]))
 			return true;
 	const char *t = json_get_str(a, "type");
+	/* "link" of a hardlink names its partner: no property of the file. */
+	if (t && !strcmp(t, "symlink") && field_differs(a, b, "link"))
+		return true;
 	for (size_t k = 0; t && strcmp(t, "dir") && k < ARRAY_SIZE(nondir); k++)
 		if (field_differs(a, b, nondir[k]))
 			return true;
