@@ -24,6 +24,13 @@
 
 /* The lower directories at PATH: the layers that hold it as a directory,
  * top first, down to the first opaque one. */
+/* qsort that accepts an empty (NULL) array. */
+static void qsort0(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(v, n, size, cmp);
+}
+
 struct lview {
 	char *path;
 	size_t *layers;
@@ -344,7 +351,7 @@ static int read_names(const char *abs, struct names *out)
 		names_free(&tmp);
 		return r;
 	}
-	qsort(tmp.v, tmp.n, sizeof(*tmp.v), cmp_item);
+	qsort0(tmp.v, tmp.n, sizeof(*tmp.v), cmp_item);
 	/* One item per name: an entry wins over ".wh.NAME" beside it. */
 	size_t o = 0;
 	for (size_t k = 0; k < tmp.n; k++) {
@@ -382,8 +389,8 @@ static int add_view_names(const struct walk *w, const struct lview *v, struct na
 				r = names_add(ns, level.v[j].name, UP_NONE);
 		}
 		names_free(&level);
-		qsort(seen.v, seen.n, sizeof(*seen.v), cmp_item);
-		qsort(ns->v, ns->n, sizeof(*ns->v), cmp_item);
+		qsort0(seen.v, seen.n, sizeof(*seen.v), cmp_item);
+		qsort0(ns->v, ns->n, sizeof(*ns->v), cmp_item);
 	}
 	names_free(&seen);
 	return r;
@@ -447,7 +454,7 @@ int changes_read_xattrs(const char *path, struct change_xattr **out, size_t *n)
 		x->len = vl > 0 ? (size_t)vl : 0;
 	}
 	if (cnt)
-		qsort(v, cnt, sizeof(*v), cmp_xattr);
+		qsort0(v, cnt, sizeof(*v), cmp_xattr);
 	*out = v;
 	*n = cnt;
 	return 0;
@@ -772,7 +779,7 @@ static int link_pass(struct change_set *s)
 	for (size_t k = 0; k < s->n; k++)
 		if (linkable(&s->v[k]))
 			v[n++] = &s->v[k];
-	qsort(v, n, sizeof(*v), cmp_inode);
+	qsort0(v, n, sizeof(*v), cmp_inode);
 	for (size_t a = 0, b; a < n; a = b) {
 		bool changed = false;
 		for (b = a; b < n && v[b]->st.st_dev == v[a]->st.st_dev && v[b]->st.st_ino == v[a]->st.st_ino; b++)
@@ -813,12 +820,12 @@ int changes_collect(const struct change_opts *o, struct change_set *out, struct 
 	lview_free(&root);
 	lview_free(&old);
 	if (r == 0) {
-		qsort(out->v, out->n, sizeof(*out->v), cmp_change);
+		qsort0(out->v, out->n, sizeof(*out->v), cmp_change);
 		r = link_pass(out);
 	}
 	if (r == 0) {
 		/* Hardlink targets come first in path order: sort again. */
-		qsort(out->v, out->n, sizeof(*out->v), cmp_change);
+		qsort0(out->v, out->n, sizeof(*out->v), cmp_change);
 	}
 	if (r < 0) {
 		change_set_free(out);

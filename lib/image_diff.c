@@ -9,6 +9,13 @@
 #include "json.h"
 #include "whiteout.h"
 
+/* qsort that accepts an empty (NULL) array. */
+static void qsort0(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(v, n, size, cmp);
+}
+
 struct item {
 	char *path;
 	const struct json *e;
@@ -129,9 +136,9 @@ static int apply_layer(struct items *cur, const struct json *entries)
 		}
 	}
 	if (r == 0) {
-		qsort(gone, ngone, sizeof(*gone), cmp_str);
-		qsort(hidden, nhidden, sizeof(*hidden), cmp_str);
-		qsort(add.v, add.n, sizeof(*add.v), cmp_item);
+		qsort0(gone, ngone, sizeof(*gone), cmp_str);
+		qsort0(hidden, nhidden, sizeof(*hidden), cmp_str);
+		qsort0(add.v, add.n, sizeof(*add.v), cmp_item);
 		/* Drop what the layer deletes or replaces, then merge. */
 		struct items out = { 0 };
 		size_t i = 0, j = 0;
@@ -280,7 +287,7 @@ static bool is_dir(const struct json *e)
 static int mark_parents(struct diff_line **v, size_t *n, const struct merged_view *a)
 {
 	size_t orig = *n;
-	qsort(*v, orig, sizeof(**v), cmp_line);
+	qsort0(*v, orig, sizeof(**v), cmp_line);
 	char **cand = NULL;
 	size_t nc = 0;
 	int r = 0;
@@ -290,7 +297,7 @@ static int mark_parents(struct diff_line **v, size_t *n, const struct merged_vie
 			r = strs_push(&cand, &nc, p, (size_t)(s - p));
 	}
 	if (nc)
-		qsort(cand, nc, sizeof(*cand), cmp_str);
+		qsort0(cand, nc, sizeof(*cand), cmp_str);
 	for (size_t k = 0; r == 0 && k < nc; k++) {
 		if (k && !strcmp(cand[k], cand[k - 1]))
 			continue;
@@ -336,7 +343,7 @@ int image_diff(struct store *s, const struct image_info *a, const struct image_i
 	if (r == 0)
 		r = mark_parents(out, n, &va);
 	if (r == 0)
-		qsort(*out, *n, sizeof(**out), cmp_line);
+		qsort0(*out, *n, sizeof(**out), cmp_line);
 	merged_view_free(&va);
 	merged_view_free(&vb);
 	if (r < 0) {
