@@ -182,7 +182,7 @@ void merged_view_free(struct merged_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-int merged_view_load(struct store *s, const struct image_info *i, size_t from,
+int merged_view_load(struct store *s, const struct image_info *i, size_t nlayers,
 		     struct merged_view *out, struct errmsg *e)
 {
 	memset(out, 0, sizeof(*out));
@@ -193,7 +193,7 @@ int merged_view_load(struct store *s, const struct image_info *i, size_t from,
 		return -ENOMEM;
 	struct items cur = { 0 };
 	int r = 0;
-	for (size_t k = from; r == 0 && k < i->nlayers; k++) {
+	for (size_t k = 0; r == 0 && k < nlayers && k < i->nlayers; k++) {
 		r = store_read_layer_record(s, i->layers[k].diff_id, &out->recs[out->nrecs], e);
 		if (r < 0)
 			break;
@@ -309,43 +309,68 @@ static int mark_parents(struct diff_line **v, size_t *n, const struct merged_vie
 	return r;
 }
 
+static int views_diff(struct merged_view *va, struct merged_view *vb, struct diff_line **out,
+		      size_t *n, struct errmsg *e);
+
 int image_diff(struct store *s, const struct image_info *a, const struct image_info *b,
 	       struct diff_line **out, size_t *n, struct errmsg *e)
 {
-	*out = NULL;
-	*n = 0;
 	struct merged_view va, vb;
-	int r = merged_view_load(s, a, 0, &va, e);
+	int r = merged_view_load(s, a, a->nlayers, &va, e);
 	if (r < 0)
 		return r;
-	if ((r = merged_view_load(s, b, 0, &vb, e)) < 0) {
+	if ((r = merged_view_load(s, b, b->nlayers, &vb, e)) < 0) {
 		merged_view_free(&va);
 		return r;
 	}
+	return views_diff(&va, &vb, out, n, e);
+}
+
+int image_diff_top(struct store *s, const struct image_info *i, struct diff_line **out,
+		   size_t *n, struct errmsg *e)
+{
+	struct merged_view va, vb;
+	int r = merged_view_load(s, i, i->nlayers ? i->nlayers - 1 : 0, &va, e);
+	if (r < 0)
+		return r;
+	if ((r = merged_view_load(s, i, i->nlayers, &vb, e)) < 0) {
+		merged_view_free(&va);
+		return r;
+	}
+	return views_diff(&va, &vb, out, n, e);
+}
+
+/* Frees VA and VB. */
+static int views_diff(struct merged_view *va, struct merged_view *vb, struct diff_line **out,
+		      size_t *n, struct errmsg *e)
+{
+	*out = NULL;
+	*n = 0;
+	int r = 0;
 	size_t i = 0, j = 0;
-	while (r == 0 && (i < va.n || j < vb.n)) {
-		int c = i >= va.n ? 1 : j >= vb.n ? -1 : strcmp(va.paths[i], vb.paths[j]);
+	while (r == 0 && (i < va->n || j < vb->n)) {
+		int c = i >= va->n ? 1 : j >= vb->n ? -1 : strcmp(va->paths[i], vb->paths[j]);
 		if (c < 0) {
 			/* Only the top of a deleted tree is listed. */
-			const char *p = va.paths[i++], *sl = strrchr(p, '/');
+			const char *p = va->paths[i++], *sl = strrchr(p, '/');
 			_cleanup_free_ char *parent = sl ? strndup(p, (size_t)(sl - p)) : NULL;
-			if (!sl || view_get(&vb, parent))
+			if (!sl || view_get(vb, parent))
 				r = line_push(out, n, 'D', p);
 		} else if (c > 0) {
-			r = line_push(out, n, 'A', vb.paths[j++]);
+			r = line_push(out, n, 'A', vb->paths[j++]);
 		} else {
-			if (entry_differs(va.entries[i], vb.entries[j]))
-				r = line_push(out, n, 'C', vb.paths[j]);
+			if (entry_differs(va->entries[i], vb->entries[j]))
+				r = line_push(out, n, 'C', vb->paths[j]);
 			i++;
 			j++;
 		}
 	}
 	if (r == 0)
-		r = mark_parents(out, n, &va);
+		r = mark_parents(out, n, va);
 	if (r == 0)
 		qsort0(*out, *n, sizeof(**out), cmp_line);
-	merged_view_free(&va);
-	merged_view_free(&vb);
+	merged_view_free(va);
+	merged_view_free(vb);
 	if (r < 0) {
 		diff_lines_free(*out, *n);
 		*out = NULL;

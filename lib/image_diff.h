@@ -12,8 +12,9 @@ struct diff_line {
 	char *path;       /* relative, no leading '/' */
 };
 
-/* The merged view of image I: its entries (layer.json objects, owned by
- * *RECS) by path, sorted, whiteouts applied. */
+/* The merged view of image I's first NLAYERS layers: their entries
+ * (layer.json objects, owned by *RECS) by path, sorted, whiteouts
+ * applied. */
 struct merged_view {
 	char **paths;
 	const struct json **entries;
@@ -21,13 +22,16 @@ struct merged_view {
 	struct json **recs;     /* the layer records the entries live in */
 	size_t nrecs;
 };
-int merged_view_load(struct store *s, const struct image_info *i, size_t from,
+int merged_view_load(struct store *s, const struct image_info *i, size_t nlayers,
 		     struct merged_view *out, struct errmsg *e);
 void merged_view_free(struct merged_view *v);
 
 /* What changed from A to B, sorted by path. */
 int image_diff(struct store *s, const struct image_info *a, const struct image_info *b,
 	       struct diff_line **out, size_t *n, struct errmsg *e);
+/* What the top layer of I changes (podman diff IMAGE). */
+int image_diff_top(struct store *s, const struct image_info *i, struct diff_line **out,
+		   size_t *n, struct errmsg *e);
 void diff_lines_free(struct diff_line *v, size_t n);
 
 #endif

@@ -126,6 +126,8 @@ check "verify: every blob and layer of the store is sound" "$L" verify
 
 is "$("$L" diff out:one img)" "$(grep -vxF "$XATTR_ONLY" <<<"$want")" \
 	"diff IMAGE1 IMAGE2 (from the layer records, which carry no xattrs) gives the container's lines"
+is "$("$L" diff out:one)" "$(grep -vxF "$XATTR_ONLY" <<<"$want")" \
+	"diff IMAGE (its top layer against those below) gives the same"
 
 # Squashed images show the same view.
 check "commit --squash" "$L" -q commit --squash --timestamp $T c sq:commit

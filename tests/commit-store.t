@@ -84,7 +84,7 @@ bad "commit to a version tag that is not semver" 1 "bad image name 'x:v1'" commi
 bad "commit without a name" 2 "expects CONTAINER NAME[:TAG]" commit c
 bad "commit --compress of an unknown algorithm" 2 "--compress takes gzip, zstd or none, not 'xz'" commit --compress xz c x:one
 bad "commit --timestamp that is no number" 2 "not 'yesterday'" commit --timestamp yesterday c x:one
-bad "diff of an unknown container" 1 "no container 'nosuch'" diff nosuch
+bad "diff of an unknown container" 1 "no container or image 'nosuch'" diff nosuch
 bad "diff of an unknown image" 1 "nosuch" diff img nosuch
 bad "create of an unknown image" 1 "nosuch" create nosuch
 bad "create with a name in use" 1 "the name 'c' is already used" create --name c img

@@ -16,14 +16,15 @@
 #include "strbuf.h"
 
 static const char diff_usage[] =
-"Usage: layerctl diff [--json] CONTAINER\n"
+"Usage: layerctl diff [--json] CONTAINER|IMAGE\n"
 "       layerctl diff [--json] IMAGE1 IMAGE2\n"
 "\n"
 "List what changed, one line per path, sorted, as podman diff prints it:\n"
 "A added, C changed (content, mode, owner, xattrs, mtime; a directory also\n"
 "when something inside it changed), D deleted.  A container is compared with\n"
-"its image (only its writable layer is read); two images are compared by\n"
-"their layers' records: IMAGE1 as a change of IMAGE2.\n"
+"its image (only its writable layer is read).  Images are compared by their\n"
+"layers' records: IMAGE1 as a change of IMAGE2, one IMAGE as a change of\n"
+"its layers below the top one.\n"
 "\n"
 "      --json    {\"added\": [...], \"changed\": [...], \"deleted\": [...]}\n"
 "      --help    this text\n";
@@ -87,6 +88,29 @@ static int diff_container(const char *root, const char *ref, bool json)
 	return rc;
 }
 
+/* podman diff IMAGE: what its top layer changes. */
+static int diff_image_top(const char *ref, bool json)
+{
+	struct cli_session cs;
+	if (cli_session_open(&cs, LOCK_SH, false, "diff"))
+		return 1;
+	struct errmsg e = { { 0 } };
+	int idx = image_find(&cs.images, ref, &e);
+	if (idx < 0) {
+		cli_session_close(&cs);
+		return ctl_fail("no container or image '%s'", ref);
+	}
+	struct diff_line *v = NULL;
+	size_t n = 0;
+	int r = image_diff_top(cs.s, &cs.images.v[idx], &v, &n, &e);
+	cli_session_close(&cs);
+	if (r < 0)
+		return ctl_fail("cannot diff '%s': %s", ref, err_text(&e, r));
+	int rc = diff_print(v, n, json);
+	diff_lines_free(v, n);
+	return rc;
+}
+
 int diff_images(const char *a, const char *b, bool json)
 {
 	struct cli_session cs;
@@ -131,7 +155,12 @@ int cmd_diff(int argc, char **argv)
 	_cleanup_free_ char *root = NULL;
 	if (ctl_store_root(&root))
 		return 1;
-	if (n == 1)
+	if (n == 1) {
+		_cleanup_free_ char *cdir = NULL;
+		struct msgbuf m = { { 0 } };
+		if (container_find(root, argv[optind], &cdir, &m) < 0)
+			return diff_image_top(argv[optind], json);
 		return diff_container(root, argv[optind], json);
+	}
 	return diff_images(argv[optind], argv[optind + 1], json);
 }
