@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "layer_tar.h"
+#include "stream_pipe.h"
 #include "strbuf.h"
 #include "whiteout.h"
 
@@ -32,6 +33,9 @@ struct tar_gen {
 	struct strbuf out;       /* compressed bytes not handed out yet */
 	bool handed;             /* OUT was handed out: empty it first */
 	char *buf;
+	const char *fp;          /* tar_gen_start: bytes not copied out yet */
+	size_t flen;
+	bool fend;
 	int err;
 	struct errmsg *e;
 };
@@ -302,4 +306,42 @@ int tar_gen_next(void *gen, const void **buf, size_t *len, struct errmsg *e)
 	*len = g->out.len;
 	g->handed = true;
 	return 0;
+}
+
+/* Copy the generator's bytes into the pipe's slots. */
+static ssize_t produce(void *ctx, char *buf, size_t cap, struct errmsg *e)
+{
+	struct tar_gen *g = ctx;
+	size_t n = 0;
+	while (n < cap) {
+		if (!g->flen) {
+			const void *p;
+			if (g->fend)
+				break;
+			int r = tar_gen_next(g, &p, &g->flen, e);
+			if (r < 0)
+				return r;
+			g->fp = p;
+			if (!g->flen) {
+				g->fend = true;
+				break;
+			}
+		}
+		size_t k = cap - n < g->flen ? cap - n : g->flen;
+		memcpy(buf + n, g->fp, k);
+		g->fp += k;
+		g->flen -= k;
+		n += k;
+	}
+	return (ssize_t)n;
+}
+
+int tar_gen_start(struct tar_gen *g, struct stream_pipe **out)
+{
+	return spipe_start(produce, g, out);
+}
+
+int tar_pipe_next(void *pipe, const void **buf, size_t *len, struct errmsg *e)
+{
+	return spipe_next(pipe, buf, len, e);
 }

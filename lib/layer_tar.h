@@ -40,4 +40,11 @@ int tar_gen_new(const struct change_set *cs, const struct tar_opts *o, struct ta
 int tar_gen_next(void *gen, const void **buf, size_t *len, struct errmsg *e);
 void tar_gen_free(struct tar_gen *g);
 
+/* Run G on a helper thread (spipe_finish() joins it): compression then
+ * overlaps with what the reader does with the bytes.  tar_pipe_next reads
+ * them (a byte_source's NEXT with the pipe as its context). */
+struct stream_pipe;
+int tar_gen_start(struct tar_gen *g, struct stream_pipe **out);
+int tar_pipe_next(void *pipe, const void **buf, size_t *len, struct errmsg *e);
+
 #endif

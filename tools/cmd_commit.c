@@ -19,6 +19,7 @@
 #include "images.h"
 #include "layer_tar.h"
 #include "refs.h"
+#include "stream_pipe.h"
 
 static const char commit_usage[] =
 "Usage: layerctl commit [OPTIONS] CONTAINER NAME[:TAG]\n"
@@ -171,10 +172,15 @@ static int make_layer(struct job *j, const struct change_set *cs, const struct t
 		      struct layer_result *res, struct errmsg *e)
 {
 	struct tar_gen *g = NULL;
+	struct stream_pipe *pipe = NULL;
 	int r = tar_gen_new(cs, o, &g, e);
+	if (r == 0 && (r = tar_gen_start(g, &pipe)) < 0)
+		err_sys(e, r, "cannot start writing the layer");
 	if (r == 0) {
-		struct byte_source src = { tar_gen_next, g };
+		struct byte_source src = { tar_pipe_next, pipe };
 		r = layer_import(&src, j->tmpfd, "the new layer", 0, res, e);
+		int q = spipe_finish(pipe, r < 0, e);
+		r = r < 0 ? r : q;
 	}
 	tar_gen_free(g);
 	return r;
