@@ -703,7 +703,7 @@ static int walk_name(struct walk *w, const char *path, const char *up, bool opaq
 		kind = CHG_KEEP;
 	if (kind == CHG_ADD && ignored(w, cpath) && S_ISREG(n.st.st_mode) && n.st.st_size == 0)
 		goto out;
-	size_t real = w->real;
+	size_t at = w->set->n, real = w->real;
 	if (kind) {
 		struct change *c = emit(w, cpath, kind);
 		if (!c || (r = describe(c, &n)) < 0) {
@@ -718,7 +718,7 @@ static int walk_name(struct walk *w, const char *path, const char *up, bool opaq
 		     &n.view, o.exists && S_ISDIR(o.st.st_mode) ? &o.view : &none);
 	if (r < 0)
 		goto out;
-	if (kind == CHG_ADD && w->real == real + 1 && ignored(w, cpath)) {
+	if (kind == CHG_ADD && w->set->n == at + 1 && ignored(w, cpath)) {
 		pop(w);   /* a mount point made by the launcher, still empty */
 	} else if (!kind && w->real > real) {
 		struct change *c = emit(w, cpath, CHG_MODIFY);

@@ -1,5 +1,6 @@
 /* layerctl create IMAGE [--name NAME]; mount CONTAINER; umount CONTAINER */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "commands.h"
 #include "container.h"
 #include "ctl_common.h"
+#include "fsutil.h"
 #include "image_ref.h"
 #include "launch_rootfs.h"
 #include "run_spec.h"
@@ -115,6 +117,8 @@ int cmd_create(int argc, char **argv)
 		if ((r = container_write_record(cdir, &rec)) < 0)
 			ctl_fail("cannot write the record of '%s': %s", cdir, strerror(-r));
 	}
+	if (r < 0 && cdir)
+		rm_rf_at(AT_FDCWD, cdir, NULL);   /* no half-made container */
 	free(lower);
 	strv_free(cmd);
 	image_ref_free(&img);
