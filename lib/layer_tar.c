@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include "cleanup.h"
 #include "layer_tar.h"
+#include "pgzip.h"
 #include "stream_pipe.h"
 #include "strbuf.h"
 #include "whiteout.h"
@@ -27,8 +27,7 @@ struct tar_gen {
 	int64_t left;            /* its bytes still to write */
 	const char *fdpath;
 	bool closed, ended;
-	z_stream z;
-	bool z_init;
+	struct pgzip *gz;
 	ZSTD_CCtx *zs;
 	struct strbuf out;       /* compressed bytes not handed out yet */
 	bool handed;             /* OUT was handed out: empty it first */
@@ -73,22 +72,8 @@ static int tg_compress(struct tar_gen *g, const void *data, size_t len, bool end
 				return 0;
 		}
 	}
-	g->z.next_in = (unsigned char *)data;
-	g->z.avail_in = (unsigned)len;
-	for (;;) {
-		if (sb_grow(&g->out, CHUNK) < 0)
-			return -ENOMEM;
-		g->z.next_out = (unsigned char *)g->out.s + g->out.len;
-		g->z.avail_out = (unsigned)(g->out.cap - g->out.len - 1);
-		size_t before = g->z.avail_out;
-		int zr = deflate(&g->z, end ? Z_FINISH : Z_NO_FLUSH);
-		if (zr == Z_STREAM_ERROR)
-			return -EIO;
-		g->out.len += before - g->z.avail_out;
-		g->out.s[g->out.len] = 0;
-		if (end ? zr == Z_STREAM_END : g->z.avail_in == 0 && g->z.avail_out > 0)
-			return 0;
-	}
+	int r = end ? pgzip_finish(g->gz, &g->out) : pgzip_write(g->gz, data, len, &g->out);
+	return r;
 }
 
 static la_ssize_t write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
@@ -116,11 +101,12 @@ int tar_gen_new(const struct change_set *cs, const struct tar_opts *o, struct ta
 	g->fd = -1;
 	*out = g;
 	if (o->compress == TAR_GZIP) {
-		/* windowBits 15 + 16: a gzip header with no name and mtime 0. */
-		if (deflateInit2(&g->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
+		/* Level 6 (gzip's default) on every processor, the same bytes
+		 * whatever their number. */
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned)ncpu;
+		if (pgzip_new(6, threads, &g->gz) < 0)
 			return err_set(e, -ENOMEM, "cannot start gzip");
-		g->z_init = true;
 	} else if (o->compress == TAR_ZSTD) {
 		if (!(g->zs = ZSTD_createCCtx()))
 			return err_set(e, -ENOMEM, "cannot start zstd");
@@ -144,8 +130,7 @@ void tar_gen_free(struct tar_gen *g)
 		archive_write_free(g->a);
 	if (g->fd >= 0)
 		close(g->fd);
-	if (g->z_init)
-		deflateEnd(&g->z);
+	pgzip_free(g->gz);
 	ZSTD_freeCCtx(g->zs);
 	sb_release(&g->out);
 	free(g->buf);
