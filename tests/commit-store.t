@@ -6,13 +6,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/store-lib.sh"
 . "$TESTS_DIR/commit-lib.sh"
+. "$TESTS_DIR/testuser-lib.sh"
 need_root
 need_cmd umoci jq setfattr python3 unshare timeout
 [ -x "$LAYERCTL" ] && [ -x "$LAYERFS" ] || tap_skip_all "layerctl or layerfs is not built"
 [ -e /dev/fuse ] || tap_skip_all "/dev/fuse is missing"
 commit_own_namespace
 store_setup
-trap 'unmount_below "$WORK"; store_cleanup' EXIT
+trap 'unmount_below "$WORK"; testuser_cleanup >/dev/null; store_cleanup' EXIT
 L=$LAYERCTL
 
 make_change_image "$WORK/oci" img
@@ -138,5 +139,37 @@ if [ $? -eq 0 ] && [ -n "$id" ]; then
 else
 	tap_skip "a running container's commit holds one moment's state" "run -d cannot start a container here: $id"
 	tap_skip "and it keeps running after" "run -d cannot start a container here"
+fi
+# --- an ordinary user -------------------------------------------------------
+# Outside a user namespace the mount goes through fusermount3; files the
+# user writes there are the user's on the host and the container's root's
+# in diff and commit.
+if command -v runuser >/dev/null && command -v fusermount3 >/dev/null &&
+	testuser_setup layerctl-commit && testuser_dev_fuse; then
+	cp -a "$WORK/oci" "$TU_HOME/oci" && chown -R "$TU_NAME:" "$TU_HOME/oci"
+	u() { as_testuser env LAYERCTL_ROOT="$TU_HOME/store" "$LAYERCTL" "$@"; }
+	u -q import "$TU_HOME/oci" >/dev/null 2>&1
+	u create --name uc img >/dev/null 2>&1
+	m=$(u mount uc 2>&1)
+	if [ "$m" == "$(ls -d "$TU_HOME"/store/containers/*)/merged" ] && awk -v m="$m" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; then
+		tap_ok "an ordinary user mounts a container (fusermount3)"
+		# The user is not root there: root's files of the image stay as they are.
+		as_testuser sh -c "echo mine > '$m/mine'; rm -f '$m/etc/motd'" 2>/dev/null
+		is "$(u diff uc 2>&1)" "A /mine" "and diffs it (only what the user may change changed)"
+		d=$(u -q commit --compress none uc uc:one 2>&1)
+		layer=$(jq -r '.layers[-1].digest' "$TU_HOME/store/blobs/sha256/${d#sha256:}" 2>/dev/null | cut -d: -f2)
+		is "$(tar --numeric-owner -tvf "$TU_HOME/store/blobs/sha256/$layer" 2>&1 | awk '$NF == "mine" { print $2 }')" \
+			"0/0" "and commits it, the user's files as the container's root's"
+		check "and unmounts it" u umount uc
+	else
+		tap_not_ok "an ordinary user mounts a container (fusermount3)" "$m"
+		tap_skip "and diffs it" "not mounted"
+		tap_skip "and commits it" "not mounted"
+		tap_skip "and unmounts it" "not mounted"
+	fi
+else
+	for t in "an ordinary user mounts a container" "and diffs it" "and commits it" "and unmounts it"; do
+		tap_skip "$t" "no test user: ${TU_ERR:-runuser or fusermount3 missing}"
+	done
 fi
 tap_done
