@@ -88,44 +88,25 @@ static int diff_container(const char *root, const char *ref, bool json)
 	return rc;
 }
 
-/* podman diff IMAGE: what its top layer changes. */
-static int diff_image_top(const char *ref, bool json)
-{
-	struct cli_session cs;
-	if (cli_session_open(&cs, LOCK_SH, false, "diff"))
-		return 1;
-	struct errmsg e = { { 0 } };
-	int idx = image_find(&cs.images, ref, &e);
-	if (idx < 0) {
-		cli_session_close(&cs);
-		return ctl_fail("no container or image '%s'", ref);
-	}
-	struct diff_line *v = NULL;
-	size_t n = 0;
-	int r = image_diff_top(cs.s, &cs.images.v[idx], &v, &n, &e);
-	cli_session_close(&cs);
-	if (r < 0)
-		return ctl_fail("cannot diff '%s': %s", ref, err_text(&e, r));
-	int rc = diff_print(v, n, json);
-	diff_lines_free(v, n);
-	return rc;
-}
-
+/* IMAGE1 as a change of IMAGE2, or with B NULL what A's top layer changes
+ * (podman diff IMAGE). */
 int diff_images(const char *a, const char *b, bool json)
 {
 	struct cli_session cs;
 	if (cli_session_open(&cs, LOCK_SH, false, "compare images"))
 		return 1;
 	struct errmsg e = { { 0 } };
-	int ia = image_find(&cs.images, a, &e), ib = ia < 0 ? ia : image_find(&cs.images, b, &e);
-	if (ia < 0 || ib < 0) {
-		cli_session_close(&cs);
-		return ctl_fail("cannot compare '%s' and '%s': %s", a, b, err_text(&e, ia < 0 ? ia : ib));
-	}
+	int ia = image_find(&cs.images, a, &e);
+	int ib = ia < 0 || !b ? ia : image_find(&cs.images, b, &e);
 	struct diff_line *v = NULL;
 	size_t n = 0;
-	int r = image_diff(cs.s, &cs.images.v[ib], &cs.images.v[ia], &v, &n, &e);
+	int r = ia < 0 ? ia : ib < 0 ? ib
+		: b ? image_diff(cs.s, &cs.images.v[ib], &cs.images.v[ia], &v, &n, &e)
+		    : image_diff_top(cs.s, &cs.images.v[ia], &v, &n, &e);
 	cli_session_close(&cs);
+	if (r < 0 && !b)
+		return ia < 0 ? ctl_fail("no container or image '%s'", a)
+			      : ctl_fail("cannot diff '%s': %s", a, err_text(&e, r));
 	if (r < 0)
 		return ctl_fail("cannot compare '%s' and '%s': %s", a, b, err_text(&e, r));
 	int rc = diff_print(v, n, json);
@@ -159,7 +140,7 @@ int cmd_diff(int argc, char **argv)
 		_cleanup_free_ char *cdir = NULL;
 		struct msgbuf m = { { 0 } };
 		if (container_find(root, argv[optind], &cdir, &m) < 0)
-			return diff_image_top(argv[optind], json);
+			return diff_images(argv[optind], NULL, json);
 		return diff_container(root, argv[optind], json);
 	}
 	return diff_images(argv[optind], argv[optind + 1], json);

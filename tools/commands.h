@@ -22,7 +22,8 @@ int cmd_diff(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_squash(int argc, char **argv);
 
-/* diff's output (tools/cmd_diff.c), and IMAGE1 IMAGE2 through the store. */
+/* diff's output (tools/cmd_diff.c); images through the store (B NULL: what
+ * A's top layer changes). */
 struct diff_line;
 int diff_print(const struct diff_line *v, size_t n, bool json);
 int diff_images(const char *a, const char *b, bool json);
