@@ -368,29 +368,45 @@ static int read_names(const char *abs, struct names *out)
 	return 0;
 }
 
-/* Add to NS (sorted) the names view V shows, as UP_NONE. */
+/* Move the names of ADD into NS and sort it. */
+static int names_merge(struct names *ns, struct names *add)
+{
+	for (size_t k = 0; k < add->n; k++) {
+		int r = names_add(ns, add->v[k].name, add->v[k].upper);
+		if (r < 0)
+			return r;
+	}
+	qsort0(ns->v, ns->n, sizeof(*ns->v), cmp_item);
+	return 0;
+}
+
+/* Add to NS (sorted) the names view V shows, as UP_NONE.  Lookups go to
+ * arrays sorted before each layer; a layer's own names are merged after. */
 static int add_view_names(const struct walk *w, const struct lview *v, struct names *ns)
 {
 	struct names seen = { 0 };   /* names decided by a higher layer */
 	int r = 0;
 	for (size_t k = 0; r == 0 && k < v->n; k++) {
 		_cleanup_free_ char *abs = lower_abs(w, v->layers[k], v->path);
-		struct names level = { 0 };
-		if (!abs || (r = read_names(abs, &level)) < 0) {
-			names_free(&level);
-			r = r < 0 ? r : -ENOMEM;
-			break;
-		}
+		struct names level = { 0 }, decided = { 0 }, shown = { 0 };
+		if (!abs)
+			r = -ENOMEM;
+		if (r == 0)
+			r = read_names(abs, &level);
 		for (size_t j = 0; r == 0 && j < level.n; j++) {
 			if (names_find(&seen, level.v[j].name))
 				continue;
-			r = names_add(&seen, level.v[j].name, level.v[j].upper);
+			r = names_add(&decided, level.v[j].name, level.v[j].upper);
 			if (r == 0 && level.v[j].upper == UP_ENTRY && !names_find(ns, level.v[j].name))
-				r = names_add(ns, level.v[j].name, UP_NONE);
+				r = names_add(&shown, level.v[j].name, UP_NONE);
 		}
+		if (r == 0)
+			r = names_merge(&seen, &decided);
+		if (r == 0)
+			r = names_merge(ns, &shown);
 		names_free(&level);
-		qsort0(seen.v, seen.n, sizeof(*seen.v), cmp_item);
-		qsort0(ns->v, ns->n, sizeof(*ns->v), cmp_item);
+		names_free(&decided);
+		names_free(&shown);
 	}
 	names_free(&seen);
 	return r;

@@ -71,6 +71,7 @@ apply_changes() {
 	ln -s /etc/passwd "$R/sym"                         # symlink
 	ln -sfn elsewhere "$R/lnk/sym"                     # symlink retargeted
 	mkfifo "$R/fifo"                                   # fifo
+	mknod "$R/chardev" c 1 3                           # device
 	setfattr -n user.test -v 1 "$R/etc/xattr-file"     # xattr only
 	python3 -c 'import sys; f = open(sys.argv[1], "w"); f.write("rewritten\n")' \
 		"$R/var/log/app.log"                       # O_TRUNC, then a write
@@ -85,6 +86,7 @@ expected_diff() {
 	cat <<'EOF2'
 A /added-link
 A /added.txt
+A /chardev
 C /data
 D /data/keep
 A /data/new
