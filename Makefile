@@ -22,7 +22,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 PROJECT_CFLAGS := -std=gnu17 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
         -DFUSE_USE_VERSION=314 -Ilib -pthread -MMD -MP \
         $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PROJECT_LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lzstd -pthread
+PROJECT_LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lzstd -lz -pthread
 
 ifneq ($(SANITIZE),)
   BUILD := build-san

@@ -26,16 +26,28 @@ int root_open(int rootfd, const char *path, int flags, int *out)
 	return 0;
 }
 
-/* Create NAME in the directory DIRFD: a directory, or an empty file. */
+/* Where root_mkpath lists the paths it creates, or -1. */
+static int mkpath_log = -1;
+
+void root_mkpath_log(int fd)
+{
+	mkpath_log = fd;
+}
+
+/* Create NAME in the directory DIRFD: a directory, or an empty file.
+ * 1 when created, 0 when it was there. */
 static int make_entry(int dirfd, const char *name, bool file)
 {
-	if (!file)
-		return mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	if (!file) {
+		if (mkdirat(dirfd, name, 0755) == 0)
+			return 1;
+		return errno != EEXIST ? -errno : 0;
+	}
 	int fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return errno == EEXIST ? 0 : -errno;
 	close(fd);
-	return 0;
+	return 1;
 }
 
 int root_mkpath(int rootfd, const char *path, bool leaf_file, int *out)
@@ -72,6 +84,8 @@ int root_mkpath(int rootfd, const char *path, bool leaf_file, int *out)
 			 * the second lookup fails again). */
 			if ((r = make_entry(cur, name, last && leaf_file)) < 0)
 				return r;
+			if (r == 1 && mkpath_log >= 0)
+				dprintf(mkpath_log, "%s\n", prefix);
 			r = root_open(rootfd, prefix, O_PATH, &fd);
 		}
 		if (r < 0)

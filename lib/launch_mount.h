@@ -11,6 +11,9 @@ int root_open(int rootfd, const char *path, int flags, int *out);
 /* Like root_open, creating what is missing: directories, and the last
  * component as an empty file when LEAF_FILE. */
 int root_mkpath(int rootfd, const char *path, bool leaf_file, int *out);
+/* From now on root_mkpath writes each path it creates, one a line, to FD
+ * (-1: stop): diff and commit leave such mount points out. */
+void root_mkpath_log(int fd);
 /* A new instance of filesystem TYPE with OPTS ("key=value" or "flag",
  * NULL-terminated) and mount attributes ATTRS, mounted on TARGET_FD. */
 int mount_new_fs(const char *type, const char *const *opts, unsigned attrs, int target_fd);

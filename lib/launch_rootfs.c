@@ -219,9 +219,22 @@ static int switch_root(const char *newroot, struct msgbuf *m)
 	return 0;
 }
 
-int rootfs_enter(const struct launch_spec *s, struct msgbuf *m)
+static int setup_mounts(const struct launch_spec *s, int rootfd, struct msgbuf *m)
 {
 	static const char *const tmpopts[] = { "mode=1777", NULL };
+	int r;
+	if ((r = setup_proc_sys(rootfd, m)) < 0 || (r = setup_dev(rootfd, m)) < 0)
+		return r;
+	if ((r = mount_in_root(rootfd, "/tmp", "tmpfs", tmpopts,
+			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
+		return msg_fail(m, r, "cannot mount '/tmp': %s", strerror(-r));
+	if ((r = setup_etc(s, rootfd, m)) < 0 || (r = volumes_mount(s, rootfd, m)) < 0)
+		return r;
+	return 0;
+}
+
+int rootfs_enter(const struct launch_spec *s, struct msgbuf *m)
+{
 	/* Nothing done here may propagate back to the holder (whose mount
 	 * namespace the daemon shares) or to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -231,13 +244,14 @@ int rootfs_enter(const struct launch_spec *s, struct msgbuf *m)
 	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return msg_fail(m, -errno, "cannot open '%s': %s", root, strerror(errno));
-	int r;
-	if ((r = setup_proc_sys(rootfd, m)) < 0 || (r = setup_dev(rootfd, m)) < 0)
-		return r;
-	if ((r = mount_in_root(rootfd, "/tmp", "tmpfs", tmpopts,
-			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
-		return msg_fail(m, r, "cannot mount '/tmp': %s", strerror(-r));
-	if ((r = setup_etc(s, rootfd, m)) < 0 || (r = volumes_mount(s, rootfd, m)) < 0)
+	/* The mount points made in the root are listed for diff and commit. */
+	char logp[4300];
+	snprintf(logp, sizeof(logp), "%s/mountpoints", s->cdir);
+	_cleanup_close_ int logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	root_mkpath_log(logfd);
+	int r = setup_mounts(s, rootfd, m);
+	root_mkpath_log(-1);
+	if (r < 0)
 		return r;
 	if (s->read_only && (r = mount_make_ro(rootfd)) < 0)
 		return msg_fail(m, r, "cannot make the root read-only: %s", strerror(-r));

@@ -2,10 +2,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +17,7 @@
 #include "commands.h"
 #include "container.h"
 #include "ctl_common.h"
+#include "fsutil.h"
 
 static const char ps_usage[] =
 "Usage: layerctl ps [-a] [-q]\n"
@@ -144,11 +149,27 @@ static int remove_one(const char *root, const char *ref, bool force, const struc
 		     CONTAINER_RUNNING; k++)
 			usleep(50000);
 	}
+	/* A root filesystem mounted by 'layerctl mount' goes first. */
+	_cleanup_free_ char *mnt = NULL;
+	struct stat a, b;
+	if (asprintf(&mnt, "%s/merged", cdir) > 0 && stat(cdir, &a) == 0 && stat(mnt, &b) == 0 &&
+	    a.st_dev != b.st_dev && umount2(mnt, MNT_DETACH) < 0)
+		return ctl_fail("cannot remove container '%s': '%s' is mounted: %s (layerctl umount)",
+				ref, mnt, strerror(errno));
+	struct container_record rec = { 0 };
+	container_read_record(cdir, &rec);
+	uint64_t bytes = 0;
+	du_at(AT_FDCWD, cdir, &bytes);
 	struct msgbuf m = { { 0 } };
 	int r = container_remove(cdir, ids, &m);
-	if (r < 0)
+	if (r < 0) {
+		container_record_free(&rec);
 		return ctl_fail("cannot remove container '%s': %s", ref, msg_text(&m, r));
-	printf("%s\n", ref);
+	}
+	printf("removed container %.12s%s%s%s and its writable layer (%llu bytes on disk)\n",
+	       rec.id ? rec.id : ref, rec.name ? " (" : "", rec.name ? rec.name : "",
+	       rec.name ? ")" : "", (unsigned long long)bytes);
+	container_record_free(&rec);
 	return 0;
 }
 

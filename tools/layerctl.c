@@ -45,11 +45,20 @@ static const struct command cmd_logs_entry = { "logs", cmd_logs, "print the outp
 static const struct command cmd_stop_entry = { "stop", cmd_stop, "stop running containers", NULL };
 static const struct command cmd_wait_entry = { "wait", cmd_wait, "wait for containers to end, print their exit status", NULL };
 
+static const struct command cmd_create_entry = { "create", cmd_create, "make a container of an image, without running it", NULL };
+static const struct command cmd_mount_entry = { "mount", cmd_mount, "mount a container's root filesystem, print where", NULL };
+static const struct command cmd_umount_entry = { "umount", cmd_umount, "unmount a container's root filesystem", NULL };
+static const struct command cmd_diff_entry = { "diff", cmd_diff, "list a container's (or an image's) changes", NULL };
+static const struct command cmd_commit_entry = { "commit", cmd_commit, "store a container's changes as a new image", NULL };
+static const struct command cmd_squash_entry = { "squash", cmd_squash, "merge an image's layers into one", NULL };
+
 static const struct command *const commands[] = {
 	&cmd_import, &cmd_images, &cmd_layers, &cmd_inspect, &cmd_tag,
 	&cmd_untag, &cmd_rm_entry, &cmd_rmi_entry, &cmd_gc, &cmd_verify,
 	&cmd_export,
 	&cmd_run_entry, &cmd_ps_entry, &cmd_logs_entry, &cmd_stop_entry, &cmd_wait_entry,
+	&cmd_create_entry, &cmd_mount_entry, &cmd_umount_entry, &cmd_diff_entry,
+	&cmd_commit_entry, &cmd_squash_entry,
 };
 
 static void usage(FILE *f)

@@ -96,7 +96,7 @@ int run_ctx_resolve(struct run_ctx *c)
 }
 
 /* layerfs next to this binary, else $LAYERFS, else on PATH. */
-static int find_layerfs(char **out)
+int find_layerfs(char **out)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

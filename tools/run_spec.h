@@ -27,5 +27,7 @@ int run_ctx_check_host(struct run_ctx *c);
 /* Make the container directory, its record and /etc files; fill SPEC. */
 int run_ctx_create(struct run_ctx *c);
 void run_ctx_free(struct run_ctx *c);
+/* layerfs next to this binary, else $LAYERFS, else on PATH. */
+int find_layerfs(char **out);
 
 #endif
