@@ -3,8 +3,8 @@
 # need, when any is missing (make demo runs this before building).
 set -euo pipefail
 need=()
-pkg-config --exists fuse3 libarchive libcrypto libxxhash libzstd 2>/dev/null ||
-	need+=(pkg-config libfuse3-dev libarchive-dev libssl-dev libxxhash-dev libzstd-dev)
+pkg-config --exists fuse3 libarchive libcrypto libxxhash libzstd zlib 2>/dev/null ||
+	need+=(pkg-config libfuse3-dev libarchive-dev libssl-dev libxxhash-dev libzstd-dev zlib1g-dev)
 command -v cc >/dev/null || need+=(build-essential)
 command -v fusermount3 >/dev/null || need+=(fuse3)
 [ -x /bin/busybox ] || need+=(busybox-static)
