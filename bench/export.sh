@@ -17,16 +17,8 @@ done
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-export.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
-SRC=/var/cache/layerfs-bench/rootfs
-if [ -d "$SRC" ]; then
-	what="debootstrap tree $SRC"
-	(cd "$SRC" && tar --numeric-owner -cf "$W/layer.tar" .)
-else
-	what="~200 MB of files from /usr"
-	find /usr -xdev -type f -readable -printf '%s %p\n' 2>/dev/null |
-		awk '{ t += $1; if (t > 200e6) exit; sub(/^[0-9]+ /, ""); print }' > "$W/files"
-	tar --numeric-owner -cf "$W/layer.tar" -T "$W/files" 2>/dev/null || true
-fi
+. "$(dirname "$0")/sample-tar.sh"
+bench_sample_tar /var/cache/layerfs-bench/rootfs "$W/layer.tar"
 umoci init --layout "$W/oci" >/dev/null
 umoci new --image "$W/oci:b" >/dev/null
 umoci raw add-layer --image "$W/oci:b" "$W/layer.tar" >/dev/null

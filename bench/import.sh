@@ -16,16 +16,8 @@ LAYERCTL=$BUILD/layerctl
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-import.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
-SRC=/var/cache/layerfs-bench/rootfs
-if [ -d "$SRC" ]; then
-	what="debootstrap tree $SRC"
-	(cd "$SRC" && tar --numeric-owner -cf "$W/layer.tar" .)
-else
-	what="~200 MB of files from /usr"
-	find /usr -xdev -type f -readable -printf '%s %p\n' 2>/dev/null |
-		awk '{ t += $1; if (t > 200e6) exit; sub(/^[0-9]+ /, ""); print }' > "$W/files"
-	tar --numeric-owner -cf "$W/layer.tar" -T "$W/files" 2>/dev/null || true
-fi
+. "$(dirname "$0")/sample-tar.sh"
+bench_sample_tar /var/cache/layerfs-bench/rootfs "$W/layer.tar"
 gzip -6 -c "$W/layer.tar" > "$W/layer.tar.gz"
 umoci_ok=0
 if command -v umoci >/dev/null; then
