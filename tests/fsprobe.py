@@ -218,6 +218,9 @@ ANY = 0xffffffff
 
 
 def _open_as(path, uid):
+    # From the file's directory, so that directories above it (a test's
+    # private temporary directory) need not be open to UID.
+    dirfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY)
     pid = os.fork()
     if pid == 0:
         try:
@@ -227,12 +230,13 @@ def _open_as(path, uid):
                 pass  # a user namespace with setgroups denied: see chown below
             os.setgid(uid)
             os.setuid(uid)
-            os.close(os.open(path, os.O_RDONLY))
+            os.close(os.open(os.path.basename(path), os.O_RDONLY, dir_fd=dirfd))
             os._exit(0)
         except PermissionError:
             os._exit(1)
         except BaseException:
             os._exit(2)
+    os.close(dirfd)
     return {0: "open", 1: "denied"}.get(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), "error")
 
 
