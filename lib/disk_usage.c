@@ -75,10 +75,11 @@ static int walk(struct du *d, int dirfd, int depth)
 		r = inoset_add(d->seen, key);
 		if (r > 0)
 			d->disk += (uint64_t)st.st_blocks * 512;
-		if (r >= 0 && S_ISREG(st.st_mode))
+		if (r >= 0 && S_ISREG(st.st_mode)) {
 			r = inoset_add(&d->own, key);
-		if (r > 0)
-			d->apparent += (uint64_t)st.st_size;
+			if (r > 0)
+				d->apparent += (uint64_t)st.st_size;
+		}
 		if (r >= 0 && S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub = openat(dirfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			r = sub < 0 ? -errno : walk(d, sub, depth + 1);
