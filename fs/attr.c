@@ -137,6 +137,9 @@ int attr_of_inode(struct inode *i, struct stat *st)
 	if (i->stale && i->anchor_fd >= 0) {
 		if (fstat(i->anchor_fd, st) < 0)
 			return -errno;
+		if (i->layer != LAYER_UPPER && S_ISREG(st->st_mode) && st->st_nlink > 1 &&
+		    fd_getxattr_path(i->anchor_fd, XATTR_DEDUPE, NULL, 0) >= 0)
+			st->st_nlink = 1; /* as layer_stat() */
 		attr_fixup(st, i->ino, i->anchor_fd, i->layer, NULL);
 		return 0;
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "layerfs.h"
+#include "whiteout.h"
 
 static int openat2_beneath(int dirfd, const char *path, int flags)
 {
@@ -46,6 +47,9 @@ int layer_stat(uint16_t layer, const char *path, struct stat *st)
 		flags |= AT_EMPTY_PATH;
 	if (fstatat(lfs->layers[layer].fd, path, st, flags) < 0)
 		return -errno;
+	if (layer != LAYER_UPPER && S_ISREG(st->st_mode) && st->st_nlink > 1 &&
+	    layer_getxattr(layer, path, XATTR_DEDUPE, NULL, 0) >= 0)
+		st->st_nlink = 1; /* storage shared by dedupe, not a hard link */
 	return 0;
 }
 

@@ -19,6 +19,10 @@
 #define XATTR_TRUSTED_OVL     "trusted.overlay."
 #define XATTR_USER_OVL        "user.overlay."
 #define XATTR_OVERRIDE_STAT   "user.containers.override_stat"
+/* On a lower file whose inode `layerctl dedupe` shares between layer trees:
+ * every name of it is a file of its own (one name per tree), not a hard
+ * link, so a mount reports st_nlink 1 and looks for no aliases. */
+#define XATTR_DEDUPE          "user.layerfs.dedupe"
 
 /* True for the overlay whiteout form: a char device with rdev 0. */
 static inline bool wh_is_chardev_whiteout(const struct stat *st)

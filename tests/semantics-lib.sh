@@ -460,6 +460,32 @@ sem_prop_mkdir_rmdir_clean() {
 	sem_umount "$m"
 }
 
+# Not a peer comparison: the store's contract with layerfs (docs/STORE.md).
+# Files of two layer trees joined by `layerctl dedupe` share one inode
+# marked user.layerfs.dedupe; a mount shows them as separate files.
+sem_prop_dedupe_shared() {
+	local kind=$1 d=$2 m=$2/mnt
+	mkdir -p "$d/l1/dir" "$d/l2/dir" "$d/l3" "$d/upper" "$d/work" "$d/mnt"
+	echo same >"$d/l1/dir/a"
+	setfattr -n user.layerfs.dedupe -v 1 "$d/l1/dir/a" || { echo "no user xattrs here"; return "$SEM_SKIP"; }
+	ln "$d/l1/dir/a" "$d/l2/dir/b"
+	ln "$d/l1/dir/a" "$d/l3/c"   # one name per tree, as dedupe makes them
+	sem_mount "$kind" "$m" "$d/l3:$d/l2:$d/l1" "$d/upper" "$d/work" || return 1
+	sem_eq "$(_stat %h "$m/dir/a") $(_stat %h "$m/dir/b") $(_stat %h "$m/c")" "1 1 1" "st_nlink of a, b, c" || return 1
+	local ia ib ic
+	ia=$(_stat %i "$m/dir/a") ib=$(_stat %i "$m/dir/b") ic=$(_stat %i "$m/c")
+	[ "$ia" != "$ib" ] && [ "$ib" != "$ic" ] || { echo "st_ino shared: a=$ia b=$ib c=$ic"; return 1; }
+	sem_eq "$(getfattr -d -m - --absolute-names "$m/dir/a" 2>&1 | grep -c layerfs)" 0 "layerfs xattrs visible" || return 1
+	echo new >>"$m/dir/b"
+	sem_eq "$(cat "$m/dir/a") $(cat "$m/c") $(cat "$d/l1/dir/a")" "same same same" "a, c and the layer after writing b" || return 1
+	sem_eq "$(cat "$m/dir/b" | tr '\n' ' ')" "same new " "b after writing it" || return 1
+	sem_eq "$(_stat %h "$d/l1/dir/a")" 3 "links of the shared layer inode" || return 1
+	sem_eq "$(_stat %h:%i "$m/dir/b")" "1:$ib" "st_nlink:st_ino of b after copy-up" || return 1
+	sem_remount "$m" || return 1
+	sem_eq "$(_stat %h:%i "$m/dir/b") $(_stat %h "$m/dir/a")" "1:$ib 1" "b and a after remount" || return 1
+	sem_umount "$m"
+}
+
 # sem_run_prop NAME KIND ROOT: run one property in a fresh ROOT/KIND-NAME
 # directory; prints the reason, returns 0, 1 or $SEM_SKIP; cleans up.
 sem_run_prop() {

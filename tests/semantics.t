@@ -24,4 +24,10 @@ for prop in "${SEM_PROPS[@]}"; do
 	*) tap_not_ok "${prop#*|}" "$out" ;;
 	esac
 done
+out=$(sem_run_prop dedupe_shared layerfs "$ROOT")
+case $? in
+0) tap_ok "files sharing an inode through layerctl dedupe show as separate files" ;;
+"$SEM_SKIP") tap_skip "dedupe-shared files" "$(tail -n 1 <<<"$out")" ;;
+*) tap_not_ok "files sharing an inode through layerctl dedupe show as separate files" "$out" ;;
+esac
 tap_done
