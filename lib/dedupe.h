@@ -6,7 +6,7 @@
  * bytes are compared.  Files whose metadata (mode, owner, mtime in ns, size
  * and xattrs other than user.layerfs.*) are equal and which live in
  * different trees become one inode (hardlinks); the shared inode carries the
- * xattr DEDUPE_XATTR so layerfs shows it as a single-name file.  The rest
+ * xattr XATTR_DEDUPE (whiteout.h) so layerfs shows it as a single-name file.  The rest
  * may share extents (FIDEDUPERANGE), each keeping its own inode.
  *
  * An index, STORE/dedupe/index, remembers every candidate (layer, path,
@@ -20,8 +20,8 @@
 
 #include "errmsg.h"
 #include "store.h"
+#include "whiteout.h"
 
-#define DEDUPE_XATTR "user.layerfs.dedupe"
 #define DEDUPE_XATTR_PREFIX "user.layerfs."
 
 enum dedupe_mode {

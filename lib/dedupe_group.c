@@ -183,9 +183,9 @@ static int open_unit(struct dd_ctx *c, const struct unit *u, int *fd)
 static int mark_keeper(struct dd_ctx *c, int fd)
 {
 	char v[8];
-	if (fgetxattr(fd, DEDUPE_XATTR, v, sizeof(v)) > 0)
+	if (fgetxattr(fd, XATTR_DEDUPE, v, sizeof(v)) > 0)
 		return 0;
-	if (fsetxattr(fd, DEDUPE_XATTR, "1", 1, 0) < 0)
+	if (fsetxattr(fd, XATTR_DEDUPE, "1", 1, 0) < 0)
 		return -errno;
 	dd_kill_point("xattr");
 	return 0;

@@ -191,10 +191,12 @@ int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint
 {
 	(void)c;
 	const uint64_t chunk = 16u << 20;
-	struct {
+	/* One destination: the range header and its one info record. */
+	union {
 		struct file_dedupe_range r;
-		struct file_dedupe_range_info i;
+		char bytes[sizeof(struct file_dedupe_range) + sizeof(struct file_dedupe_range_info)];
 	} req;
+	struct file_dedupe_range_info *info = &req.r.info[0];
 	uint64_t off = 0;
 	*shared = 0;
 	while (off < size) {
@@ -202,18 +204,18 @@ int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint
 		req.r.src_offset = off;
 		req.r.src_length = size - off < chunk ? size - off : chunk;
 		req.r.dest_count = 1;
-		req.i.dest_fd = dstfd;
-		req.i.dest_offset = off;
+		info->dest_fd = dstfd;
+		info->dest_offset = off;
 		if (ioctl(srcfd, FIDEDUPERANGE, &req) < 0)
 			return -errno;
-		if (req.i.status == FILE_DEDUPE_RANGE_DIFFERS)
+		if (info->status == FILE_DEDUPE_RANGE_DIFFERS)
 			return -EILSEQ;
-		if (req.i.status < 0)
-			return req.i.status;
-		if (!req.i.bytes_deduped)
+		if (info->status < 0)
+			return info->status;
+		if (!info->bytes_deduped)
 			break;
-		off += req.i.bytes_deduped;
-		*shared += req.i.bytes_deduped;
+		off += info->bytes_deduped;
+		*shared += info->bytes_deduped;
 	}
 	return 0;
 }

@@ -37,7 +37,7 @@ static bool has_mark(int dirfd, const char *name)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	char v[8];
-	return fd >= 0 && fgetxattr(fd, DEDUPE_XATTR, v, sizeof(v)) > 0;
+	return fd >= 0 && fgetxattr(fd, XATTR_DEDUPE, v, sizeof(v)) > 0;
 }
 
 static int add_candidate(struct scan *sc, int dirfd, const char *name, const char *path,

@@ -108,7 +108,7 @@ static bool has_dedupe_mark(int dirfd, const char *name)
 	if (pf < 0)
 		return false;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pf);
-	return getxattr(proc, DEDUPE_XATTR, v, sizeof(v)) > 0;
+	return getxattr(proc, XATTR_DEDUPE, v, sizeof(v)) > 0;
 }
 
 static void check_entry(struct tree_check *t, int dirfd, const char *name, const char *path,
@@ -231,10 +231,10 @@ static void check_inode(struct tree_check *t, const size_t *v, size_t n)
 	if (!t->marked[v[0]])
 		report(t->r, obj_name(t, first->path),
 		       "has %llu links, %zu in its layer, and no %s mark",
-		       (unsigned long long)t->nlinks[v[0]], n, DEDUPE_XATTR);
+		       (unsigned long long)t->nlinks[v[0]], n, XATTR_DEDUPE);
 	else if (n > 1)
 		report(t->r, obj_name(t, first->path),
-		       "is shared by dedupe (%s) but has %zu names in its layer", DEDUPE_XATTR, n);
+		       "is shared by dedupe (%s) but has %zu names in its layer", XATTR_DEDUPE, n);
 }
 
 static int check_inodes(struct tree_check *t)
