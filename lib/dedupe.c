@@ -200,6 +200,9 @@ static void ctx_free(struct dd_ctx *c, char *tmpname)
 	free(c->layers);
 	free(c->buf_a);
 	free(c->buf_b);
+	for (size_t k = 0; k < c->njournaled; k++)
+		free(c->journaled[k]);
+	free(c->journaled);
 	if (c->journalfd >= 0)
 		close(c->journalfd);
 	if (c->tmpfd >= 0) {
@@ -216,6 +219,8 @@ static int run_locked(struct dd_ctx *c, char **tmpname)
 		/* A killed run's temp names hold links: drop them first. */
 		store_clean_temp(c->s, false, &freed, &count);
 		r = store_mktemp(c->s, "dedupe", tmpname, &c->tmpfd, c->e);
+		if (r == 0)
+			r = dd_closer_start(c);
 		if (r < 0)
 			return r;
 	}
@@ -233,6 +238,8 @@ static int run_locked(struct dd_ctx *c, char **tmpname)
 		if (r < 0)
 			err_sys(c->e, r, "cannot dedupe '%s'", c->s->root);
 	}
+	/* Every replaced file closed before the journal goes. */
+	dd_closer_stop(c);
 	if (r == 0 && !c->o->dry_run) {
 		dd_journal_done(c);
 		r = dd_index_save(c);

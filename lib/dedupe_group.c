@@ -23,7 +23,12 @@ struct unit {
 	struct unit *into;      /* the unit it is joined to */
 	uint32_t *layers;       /* with its joined units' (targets only) */
 	size_t nlayers;
+	int fd;                 /* open since load_meta, or -1 */
 };
+
+/* Groups up to this many inodes keep them open between reading their
+ * metadata and joining them. */
+#define KEEP_OPEN 32
 
 static int cmp_member(const void *a, const void *b)
 {
@@ -64,13 +69,16 @@ static bool disjoint(const struct unit *t, const struct unit *u)
 	return true;
 }
 
-static int load_meta(struct dd_ctx *c, struct unit *u)
+static int load_meta(struct dd_ctx *c, struct unit *u, bool keep)
 {
 	_cleanup_close_ int fd = dd_open_file(c, u->m[0]);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_ino != u->ino)
 		return 0;     /* changed: neither joined nor a keeper */
-	return dd_meta(fd, &u->meta, &u->metalen) == -ENOMEM ? -ENOMEM : 0;
+	int r = dd_meta(fd, &u->meta, &u->metalen);
+	if (r == 0 && keep)
+		u->fd = TAKE_FD(fd);
+	return r == -ENOMEM ? -ENOMEM : 0;
 }
 
 static int build_units(struct dd_ctx *c, struct dd_file **v, size_t n, struct unit **out, size_t *nu)
@@ -88,6 +96,7 @@ static int build_units(struct dd_ctx *c, struct dd_file **v, size_t n, struct un
 		x->m = v + k;
 		x->n = j - k;
 		x->ino = v[k]->ino;
+		x->fd = -1;
 		x->linkable = true;
 		for (size_t i = k; i < j; i++) {
 			x->linkable &= (v[i]->flags & DDF_LINKABLE) && (i == k || v[i]->layer != v[i - 1]->layer);
@@ -96,9 +105,14 @@ static int build_units(struct dd_ctx *c, struct dd_file **v, size_t n, struct un
 		k = j;
 	}
 	for (size_t i = 0; i < count; i++) {
-		int r = load_meta(c, &u[i]);
-		if (r < 0)
-			return free(u), r;
+		int r = load_meta(c, &u[i], count <= KEEP_OPEN);
+		if (r < 0) {
+			for (size_t j = 0; j < i; j++)
+				if (u[j].fd >= 0)
+					close(u[j].fd);
+			free(u);
+			return r;
+		}
 		if (!u[i].meta)
 			u[i].linkable = false, u[i].dead = true;
 	}
@@ -168,8 +182,13 @@ static bool separate(const struct unit *u, const struct unit *t)
 	return !u->into && !u->dead && u != t;
 }
 
-static int open_unit(struct dd_ctx *c, const struct unit *u, int *fd)
+/* An fd of the unit's inode for the caller to close. */
+static int open_unit(struct dd_ctx *c, struct unit *u, int *fd)
 {
+	if (u->fd >= 0) {
+		*fd = TAKE_FD(u->fd);
+		return 0;
+	}
 	*fd = dd_open_file(c, u->m[0]);
 	struct stat st;
 	if (*fd >= 0 && fstat(*fd, &st) == 0 && (uint64_t)st.st_ino == u->ino)
@@ -222,6 +241,8 @@ static int join(struct dd_ctx *c, struct unit *keeper, int kfd, struct unit *u)
 				st->skipped += u->n - i;
 				return 0;     /* the inode lives on: nothing saved */
 			}
+			if (i + 1 == u->n)
+				dd_close_later(c, TAKE_FD(ufd));
 			u->m[i]->ino = keeper->ino;
 			u->m[i]->blocks = keeper->m[0]->blocks;
 			u->m[i]->flags |= DDF_LINKABLE;
@@ -343,6 +364,8 @@ int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n)
 	if (r == 0)
 		r = do_extents(c, u, nu);
 	for (size_t k = 0; k < nu; k++) {
+		if (u[k].fd >= 0)
+			close(u[k].fd);
 		free(u[k].meta);
 		free(u[k].layers);
 	}

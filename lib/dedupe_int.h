@@ -56,6 +56,9 @@ struct dd_ctx {
 	uint64_t tmpseq;
 	bool reflink_warned;
 	char *buf_a, *buf_b;   /* read buffers */
+	struct dd_closer *closer;   /* closes replaced files, or NULL */
+	char **journaled;      /* "layer/dir" already in the journal this run */
+	size_t njournaled, capjournaled;
 };
 
 #define DD_BUF (256u << 10)
@@ -74,6 +77,11 @@ int dd_hash_full(struct dd_ctx *c, struct dd_file *f);
 
 /* dedupe_group.c: one group of files with equal size and hashes. */
 int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n);
+
+/* dedupe_closer.c: close (and so free) replaced files on another thread. */
+int dd_closer_start(struct dd_ctx *c);
+void dd_close_later(struct dd_ctx *c, int fd);
+void dd_closer_stop(struct dd_ctx *c);
 
 /* dedupe_link.c */
 /* Canonical metadata of an open file: mode, owner, mtime, size, sorted

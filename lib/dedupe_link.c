@@ -129,8 +129,35 @@ static int put_escaped(struct strbuf *sb, const char *p)
 
 /* Record DIR's times before its entries change: a run killed between
  * the rename and the restore leaves them here for the next run. */
+/* Has this run journaled DIR of layer HEX already (its first record holds
+ * the original times)?  Adds it when not. */
+static int journaled(struct dd_ctx *c, const char *hex, const char *dir)
+{
+	_cleanup_free_ char *key = NULL;
+	if (asprintf(&key, "%s/%s", hex, dir) < 0)
+		return -ENOMEM;
+	/* Links come group by group, so a directory recurs anywhere: look
+	 * from the newest, where the recent ones are. */
+	for (size_t k = c->njournaled; k-- > 0;)
+		if (!strcmp(c->journaled[k], key))
+			return 1;
+	if (c->njournaled == c->capjournaled) {
+		size_t cap = c->capjournaled ? c->capjournaled * 2 : 64;
+		char **v = realloc(c->journaled, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->journaled = v;
+		c->capjournaled = cap;
+	}
+	c->journaled[c->njournaled++] = TAKE_PTR(key);
+	return 0;
+}
+
 static int journal_dir(struct dd_ctx *c, const char *hex, const char *dir, const struct stat *st)
 {
+	int seen = journaled(c, hex, dir);
+	if (seen != 0)
+		return seen < 0 ? seen : 0;
 	if (c->journalfd < 0) {
 		_cleanup_close_ int dd = dd_dir(c->s, true);
 		if (dd < 0)

@@ -83,8 +83,11 @@ static int walk(struct scan *sc, int dirfd, const char *prefix, int depth)
 		if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", n) < 0)
 			return -ENOMEM;
 		struct stat st;
-		if (fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (de->d_type == DT_DIR) {
+			st.st_mode = S_IFDIR;    /* no stat needed to descend */
+		} else if (fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			return -errno;
+		}
 		if (S_ISREG(st.st_mode) && st.st_size > 0) {
 			r = add_candidate(sc, dirfd, n, path, &st);
 		} else if (S_ISDIR(st.st_mode)) {
