@@ -5,7 +5,7 @@
 # /var/cache/layerfs-bench/rootfs/base) and a modified copy (files changed,
 # deleted, added, a few given another mode).  Each tool runs on its own
 # copy of the same store's layer trees, cold (caches dropped) and warm;
-# printed: wall time, files linked (names whose inode changed), bytes saved
+# printed: wall time and CPU time (user + system), files linked (names whose inode changed), bytes saved
 # (st_blocks of the trees' inodes, each once, before minus after).  Then the
 # incremental case: one more layer (a few hundred files) imported and
 # deduplicated; the peers have no index and read everything again.
@@ -54,24 +54,25 @@ inos() { find "$@" -type f -printf '%i %p\n' | sort -k2; }
 linked() { join -1 2 -2 2 <(sort -k2 "$1") <(sort -k2 "$2") | awk '$2 != $3' | wc -l; }
 
 # run NAME MODE: copy the pristine store, run tool NAME cold or warm.
-declare -A T L B
+declare -A T C L B
 run() {
 	local name=$1 mode=$2 s=$W/run
 	rm -rf "$s"; cp -a "$W/pristine" "$s"
 	mapfile -t TR < <(trees "$s")
 	inos "${TR[@]}" > "$W/before"; local u0; u0=$(usage "${TR[@]}")
 	if [ "$mode" = cold ]; then drop_caches; else cat $(find "${TR[@]}" -type f) > /dev/null; fi
-	local t0 t1
-	t0=$(now)
+	local cmd
 	case $name in
-	layerctl) "$LAYERCTL" --root "$s" dedupe --quiet >/dev/null ;;
-	jdupes) jdupes -q -L -r "${TR[@]}" >/dev/null ;;
-	jdupes-p) jdupes -q -p -L -r "${TR[@]}" >/dev/null ;;
-	rdfind) (cd "$W" && rdfind -makehardlinks true "${TR[@]}" >/dev/null) ;;
+	layerctl) cmd=("$LAYERCTL" --root "$s" dedupe --quiet) ;;
+	jdupes) cmd=(jdupes -q -L -r "${TR[@]}") ;;
+	jdupes-p) cmd=(jdupes -q -p -L -r "${TR[@]}") ;;
+	rdfind) cmd=(rdfind -outputname "$W/rdfind.txt" -makehardlinks true "${TR[@]}") ;;
 	esac
-	t1=$(now)
+	/usr/bin/time -f '%e %U %S' -o "$W/time" "${cmd[@]}" >/dev/null
+	read -r wall usr sys < "$W/time"
 	inos "${TR[@]}" > "$W/after"
-	T[$name.$mode]=$(echo "$t1 - $t0" | bc)
+	T[$name.$mode]=$wall
+	C[$name.$mode]=$(echo "$usr + $sys" | bc)
 	L[$name]=$(linked "$W/before" "$W/after")
 	B[$name]=$(( u0 - $(usage "${TR[@]}") ))
 }
@@ -79,9 +80,10 @@ TOOLS=(layerctl jdupes jdupes-p rdfind)
 for t in "${TOOLS[@]}"; do
 	for m in cold warm; do log "$t ($m)"; run "$t" "$m"; done
 done
-printf '\n%-10s %9s %9s %8s %14s\n' tool "cold s" "warm s" linked "bytes saved"
+printf '\n%-10s %8s %8s %8s %8s %8s %14s\n' tool "cold s" "cpu s" "warm s" "cpu s" linked "bytes saved"
 for t in "${TOOLS[@]}"; do
-	printf '%-10s %9.2f %9.2f %8d %14d\n' "$t" "${T[$t.cold]}" "${T[$t.warm]}" "${L[$t]}" "${B[$t]}"
+	printf '%-10s %8.2f %8.2f %8.2f %8.2f %8d %14d\n' "$t" "${T[$t.cold]}" "${C[$t.cold]}" \
+		"${T[$t.warm]}" "${C[$t.warm]}" "${L[$t]}" "${B[$t]}"
 done
 
 # --- incremental: one more layer ------------------------------------------------------

@@ -236,7 +236,6 @@ if command -v mkfs.xfs >/dev/null && truncate -s 320M "$XFS_IMG" && mkfs.xfs -q 
 	"$LAYERCTL" --root "$XS" import --quiet "$WORK/A.tar" one:v1.0.0 >/dev/null &&
 		"$LAYERCTL" --root "$XS" import --quiet "$WORK/oci" two:v1.0.0 >/dev/null
 	XB=$XS/layers/$(ls "$XS/layers" | while read -r l; do [ -e "$XS/layers/$l/tree/data/copy-of-${LIBS[9]}" ] && echo "$l"; done)/tree
-	free0=$(stat -f -c '%a*%S' "$XFS_MNT" | bc)
 	xr=$("$LAYERCTL" --root "$XS" dedupe --reflink --json 2>&1)
 	tap_diag "xfs: $(jq -c . <<<"$xr" 2>/dev/null || echo "$xr")"
 	n=$(jq -r '.files_reflinked' <<<"$xr")
