@@ -220,6 +220,8 @@ static int join(struct dd_ctx *c, struct unit *keeper, int kfd, struct unit *u)
 		_cleanup_close_ int ufd = -1;
 		if (open_unit(c, u, &ufd) < 0) {
 			st->skipped += u->n;
+			u->into = NULL;
+			u->dead = true;
 			return 0;
 		}
 		int same = dd_same_bytes(c, kfd, ufd, u->m[0]->size);
@@ -228,6 +230,8 @@ static int join(struct dd_ctx *c, struct unit *keeper, int kfd, struct unit *u)
 				st->compare_differ++;
 			else
 				st->skipped += u->n;
+			u->into = NULL;     /* apart: not even extents are shared */
+			u->dead = true;
 			return 0;
 		}
 		struct stat sb;
