@@ -203,10 +203,10 @@ static int walk(struct tree_check *t, int dirfd, const char *prefix, int depth)
 	return 0;
 }
 
-static const struct tree_check *sort_t;
-static int cmp_entry_ino(const void *a, const void *b)
+static int cmp_entry_ino(const void *a, const void *b, void *arg)
 {
-	ino_t x = sort_t->inos[*(const size_t *)a], y = sort_t->inos[*(const size_t *)b];
+	const struct tree_check *t = arg;
+	ino_t x = t->inos[*(const size_t *)a], y = t->inos[*(const size_t *)b];
 	return x < y ? -1 : x > y;
 }
 
@@ -246,8 +246,7 @@ static int check_inodes(struct tree_check *t)
 	for (size_t k = 0; k < t->m.n; k++)
 		if (t->seen[k] && !t->m.e[k].removed && !S_ISDIR(t->m.e[k].mode))
 			v[n++] = k;
-	sort_t = t;
-	qsort(v, n, sizeof(*v), cmp_entry_ino);
+	qsort_r(v, n, sizeof(*v), cmp_entry_ino, t);
 	for (size_t k = 0; k < n;) {
 		size_t j = k + 1;
 		while (j < n && t->inos[v[j]] == t->inos[v[k]])
