@@ -238,7 +238,7 @@ static int join(struct dd_ctx *c, struct unit *keeper, int kfd, struct unit *u)
 		if (fstat(ufd, &sb) == 0)
 			blocks = (uint64_t)sb.st_blocks * 512;
 		for (size_t i = 0; i < u->n; i++) {
-			int r = dd_link_over(c, kfd, u->m[i]);
+			int r = dd_link_over(c, kfd, keeper->ino, u->m[i]);
 			if (r == -ENOMEM)
 				return r;
 			if (r < 0) {

@@ -88,7 +88,10 @@ void dd_closer_stop(struct dd_ctx *c);
  * xattrs without user.layerfs.*; malloc'd into *OUT, length *LEN. */
 int dd_meta(int fd, char **out, size_t *len);
 int dd_same_bytes(struct dd_ctx *c, int a, int b, uint64_t size);
-int dd_link_over(struct dd_ctx *c, int keeperfd, const struct dd_file *dup);
+/* Replace DUP's name by a name of the keeper (open as KEEPERFD, inode
+ * KEEPER_INO): linked in the temp area, renamed over DUP.  -ESTALE when
+ * the name is no longer DUP's inode. */
+int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const struct dd_file *dup);
 int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint64_t *shared);
 int dd_journal_replay(struct dd_ctx *c);
 void dd_journal_done(struct dd_ctx *c);

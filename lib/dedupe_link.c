@@ -174,7 +174,7 @@ static int journal_dir(struct dd_ctx *c, const char *hex, const char *dir, const
 	return r < 0 ? r : write_all(c->journalfd, sb.s, sb.len);
 }
 
-int dd_link_over(struct dd_ctx *c, int keeperfd, const struct dd_file *dup)
+int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const struct dd_file *dup)
 {
 	const struct dd_layer *l = &c->layers[dup->layer];
 	_cleanup_free_ char *dir = strdup(dup->path);
@@ -189,9 +189,14 @@ int dd_link_over(struct dd_ctx *c, int keeperfd, const struct dd_file *dup)
 	_cleanup_close_ int dirfd = open_dir_beneath(l->treefd, dir, O_RDONLY);
 	if (dirfd < 0)
 		return dirfd;
-	struct stat dst;
-	if (fstat(dirfd, &dst) < 0)
+	struct stat dst, fst;
+	if (fstat(dirfd, &dst) < 0 || fstatat(dirfd, base, &fst, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	/* Only the very file that was compared is replaced. */
+	if ((uint64_t)fst.st_ino == keeper_ino)
+		return 0;
+	if ((uint64_t)fst.st_ino != dup->ino || !S_ISREG(fst.st_mode) || (uint64_t)fst.st_size != dup->size)
+		return -ESTALE;
 	int r = journal_dir(c, l->hex, dir, &dst);
 	if (r < 0)
 		return r;
