@@ -138,6 +138,7 @@ static int note_entry(struct inode *dir, const char *name, struct dentry *d, int
 		d->layer = LAYER_UPPER;
 		d->ino = ino;
 		dir->dir->visible++;
+		dir_entry_changed(dir, d, true);
 		return 0;
 	}
 	return dir_add(dir, name, type, LAYER_UPPER, ino, 0) ? 0 : -ENOMEM;

@@ -54,6 +54,16 @@ static struct dentry *list_find(struct dirlist *l, const char *name)
 	return NULL;
 }
 
+/* Cookies grow with each name entering the listing.  After 2^32 of them
+ * in one directory they start again, which a reader paging through the
+ * directory at that moment may notice as repeated names. */
+static uint32_t next_cookie(struct dirlist *l)
+{
+	if (l->next_cookie < 3 || l->next_cookie == UINT32_MAX)
+		l->next_cookie = 3;
+	return l->next_cookie++;
+}
+
 static struct dentry *list_add(struct dirlist *l, const char *name, uint8_t type,
 			       uint16_t layer, uint64_t ino, uint8_t flags)
 {
@@ -69,6 +79,7 @@ static struct dentry *list_add(struct dirlist *l, const char *name, uint8_t type
 	d->layer = layer;
 	d->ino = ino;
 	d->flags = flags;
+	d->cookie = next_cookie(l);
 	d->hnext = l->buckets[d->hash & (l->nbuckets - 1)];
 	l->buckets[d->hash & (l->nbuckets - 1)] = d;
 	l->count++;
@@ -107,6 +118,7 @@ void dir_free(struct dirlist *l)
 		}
 	}
 	free(l->buckets);
+	dir_snap_invalidate(l);
 	free(l);
 }
 
@@ -470,11 +482,22 @@ struct dentry *dir_find(struct inode *dir, const char *name)
 struct dentry *dir_add(struct inode *dir, const char *name, uint8_t type,
 		       uint16_t layer, uint64_t ino, uint8_t flags)
 {
+	dir_snap_invalidate(dir->dir);
 	return list_add(dir->dir, name, type, layer, ino, flags);
 }
 
 void dir_remove(struct inode *dir, struct dentry *d)
 {
+	dir_snap_invalidate(dir->dir);
 	list_unlink(dir->dir, d);
 	dentry_free(d);
+}
+
+/* D changed in place: shown or hidden, or (RENAMED) now another file.  A
+ * name that shows again counts as new for readers paging through. */
+void dir_entry_changed(struct inode *dir, struct dentry *d, bool renamed)
+{
+	dir_snap_invalidate(dir->dir);
+	if (renamed)
+		d->cookie = next_cookie(dir->dir);
 }

@@ -53,6 +53,7 @@ struct dentry {
 	uint8_t type;            /* DT_* ; DT_UNKNOWN never stored */
 	uint8_t flags;
 	uint32_t hash;
+	uint32_t cookie;         /* readdir offset: unique in its listing */
 	char name[];
 };
 
@@ -70,6 +71,8 @@ struct dirlist {
 	uint32_t nbuckets;
 	uint32_t count;          /* entries, negative ones included */
 	uint32_t visible;        /* positive entries */
+	uint32_t next_cookie;    /* 1 and 2 are "." and ".." */
+	struct dirsnap *snap;    /* entries by cookie while being read */
 };
 
 struct inode {
@@ -110,6 +113,7 @@ struct lfs {
 	_Atomic uint64_t tmp_counter;
 	const char *xattr_ns;        /* "trusted." or "user." */
 	bool privileged;             /* may chown/mknod freely */
+	bool no_opendir;             /* the kernel reads directories unopened */
 	bool override_stat;          /* read/write user.containers.override_stat */
 	_Atomic bool oci_whiteouts;  /* mknod of whiteouts refused: use .wh. */
 	double timeout;
@@ -171,6 +175,10 @@ struct dentry *dir_add(struct inode *dir, const char *name, uint8_t type,
 void dir_remove(struct inode *dir, struct dentry *d);
 void dir_free(struct dirlist *l);
 bool dentry_visible(const struct dentry *d);
+void dir_entry_changed(struct inode *dir, struct dentry *d, bool renamed);
+
+/* ---- readdir.c ---- */
+void dir_snap_invalidate(struct dirlist *l);
 
 /* ---- attr.c: attributes ---- */
 int attr_of_dentry(struct inode *dir, struct dentry *d, struct stat *st);

@@ -12,6 +12,15 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (lfs->opts.writeback && lfs->has_upper)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->want |= want & conn->capable;
+	/* The kernel enforces and caches ACLs (one GETXATTR per inode, not
+	 * per ls -l); we store them, and the upper filesystem keeps modes and
+	 * ACL masks in step.  Inside a user namespace the kernel grants a
+	 * FUSE mount ACLs only this way. */
+	if (!lfs->opts.noacl)
+		conn->want |= FUSE_CAP_POSIX_ACL & conn->capable;
+	/* Readdir needs no per-open state (readdir.c): spare the kernel an
+	 * OPENDIR and a RELEASEDIR per directory read. */
+	lfs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 	/* POSIX and flock locks stay with the kernel, which is right for a
 	 * filesystem only this host sees. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);

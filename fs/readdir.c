@@ -1,148 +1,203 @@
 /* Directory reading from the merged listing.
  *
- * The first readdir of a handle takes a snapshot of the listing (names,
- * types, inode numbers), so offsets stay meaningful while the directory
- * changes; reading from offset 0 again takes a fresh one, as rewinddir(3)
- * expects. */
+ * Every visible name carries a cookie, given when it enters its
+ * directory's listing and never reused there, and readdir's offsets are
+ * cookies: "continue after this entry".  A reader therefore needs no state
+ * of its own, so layerfs declines OPENDIR where the kernel allows it (no
+ * OPENDIR/RELEASEDIR round trips; the kernel then caches listings by
+ * default), and entries that did not change are returned exactly once
+ * however the directory changes between two reads.
+ *
+ * The entries sorted by cookie are kept per directory (a snapshot) while
+ * readers page through them; any change of the listing drops it, and so
+ * does reading to the end, since the kernel then holds the listing in its
+ * cache. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layerfs.h"
 
-struct snap_entry {
-	uint64_t ino;
-	uint8_t type;
-	char *name;
+struct dirsnap {
+	_Atomic uint32_t refs;
+	uint32_t n;
+	struct dentry *e[]; /* visible entries by cookie; valid under ns_lock */
 };
 
-struct dirhandle {
-	pthread_mutex_t lock;
-	struct snap_entry *e;
-	size_t n;
-	char *names;
-};
+/* Guards the snapshot pointers of all listings: readers hold ns_lock
+ * shared, so several may race to build or drop one. */
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void snap_free(struct dirhandle *h)
+static void snap_put(struct dirsnap *s)
 {
-	free(h->e);
-	free(h->names);
-	h->e = NULL;
-	h->names = NULL;
-	h->n = 0;
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		free(s);
 }
 
-static int snap_take(struct inode *dir, struct dirhandle *h)
+static int by_cookie(const void *a, const void *b)
+{
+	uint32_t x = (*(struct dentry *const *)a)->cookie;
+	uint32_t y = (*(struct dentry *const *)b)->cookie;
+	return x < y ? -1 : x > y;
+}
+
+static struct dirsnap *snap_build(struct dirlist *l)
+{
+	struct dirsnap *s = malloc(sizeof(*s) + sizeof(s->e[0]) * l->visible);
+	if (!s)
+		return NULL;
+	uint32_t n = 0;
+	for (uint32_t b = 0; b < l->nbuckets; b++)
+		for (struct dentry *d = l->buckets[b]; d; d = d->hnext)
+			if (dentry_visible(d) && n < l->visible)
+				s->e[n++] = d;
+	qsort(s->e, n, sizeof(s->e[0]), by_cookie);
+	s->n = n;
+	atomic_init(&s->refs, 1);
+	return s;
+}
+
+/* The listing's snapshot with a reference for the caller.  Caller holds
+ * ns_lock shared. */
+static struct dirsnap *snap_get(struct dirlist *l)
+{
+	pthread_mutex_lock(&snap_lock);
+	struct dirsnap *s = l->snap;
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&snap_lock);
+	if (s)
+		return s;
+	struct dirsnap *fresh = snap_build(l);
+	if (!fresh)
+		return NULL;
+	pthread_mutex_lock(&snap_lock);
+	if (!l->snap)
+		l->snap = fresh;
+	else
+		snap_put(fresh);
+	s = l->snap;
+	atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&snap_lock);
+	return s;
+}
+
+/* Drop the listing's snapshot S (if it is still the current one). */
+static void snap_drop(struct dirlist *l, struct dirsnap *s)
+{
+	pthread_mutex_lock(&snap_lock);
+	if (l->snap == s)
+		l->snap = NULL;
+	else
+		s = NULL;
+	pthread_mutex_unlock(&snap_lock);
+	snap_put(s);
+}
+
+/* The listing changed.  Caller holds ns_lock exclusively, so no reader
+ * holds the snapshot. */
+void dir_snap_invalidate(struct dirlist *l)
+{
+	snap_put(l->snap);
+	l->snap = NULL;
+}
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (lfs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	/* The kernel may keep listings: every change goes through us, and it
+	 * drops a directory's cached listing when it changes one. */
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->cache_readdir = 1;
+	fuse_reply_open(req, fi);
+}
+
+/* First snapshot index whose cookie is above OFF. */
+static uint32_t snap_seek(const struct dirsnap *s, uint64_t off)
+{
+	uint32_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (s->e[mid]->cookie <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Add one entry to BUF; false when it does not fit. */
+static bool add_entry(fuse_req_t req, struct inode *dir, char *buf, size_t size,
+		      size_t *used, const char *name, uint64_t ino, uint8_t type,
+		      uint64_t cookie, bool plus, bool dots)
+{
+	struct stat st = { .st_ino = ino, .st_mode = (mode_t)DTTOIF(type) };
+	size_t len;
+	if (!plus) {
+		len = fuse_add_direntry(req, buf + *used, size - *used, name, &st, (off_t)cookie);
+	} else {
+		struct fuse_entry_param e = { .attr = st };
+		/* Gone, or to be resolved by a lookup: send the plain entry. */
+		if (!dots && entry_of_shared(dir, name, &e) < 0) {
+			e.ino = 0;
+			e.attr = st;
+		}
+		len = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e,
+					     (off_t)cookie);
+		if (len > size - *used && e.ino)
+			inode_forget(inode_get(e.ino), 1);
+	}
+	if (len > size - *used)
+		return false;
+	*used += len;
+	return true;
+}
+
+static int fill(fuse_req_t req, struct inode *dir, char *buf, size_t size, uint64_t off,
+		bool plus, size_t *used)
 {
 	NS_READ;
 	int r = dir_ensure(dir);
 	if (r < 0)
 		return r;
 	struct dirlist *l = dir->dir;
-	size_t bytes = 5; /* ".", ".." */
-	for (uint32_t b = 0; b < l->nbuckets; b++)
-		for (struct dentry *d = l->buckets[b]; d; d = d->hnext)
-			bytes += strlen(d->name) + 1;
-	struct snap_entry *e = calloc(l->visible + 2, sizeof(*e));
-	char *names = malloc(bytes);
-	if (!e || !names) {
-		free(e);
-		free(names);
-		return -ENOMEM;
-	}
-	size_t n = 0;
-	char *p = names;
 	struct inode *parent = dir->parent ? dir->parent : dir;
-	e[n++] = (struct snap_entry){ dir->ino, DT_DIR, strcpy(p, ".") };
-	p += 2;
-	e[n++] = (struct snap_entry){ parent->ino, DT_DIR, strcpy(p, "..") };
-	p += 3;
-	for (uint32_t b = 0; b < l->nbuckets; b++) {
-		for (struct dentry *d = l->buckets[b]; d; d = d->hnext) {
-			if (!dentry_visible(d))
-				continue;
-			e[n++] = (struct snap_entry){ d->ino, d->type, strcpy(p, d->name) };
-			p += strlen(d->name) + 1;
-		}
+	if (off < 1 && !add_entry(req, dir, buf, size, used, ".", dir->ino, DT_DIR, 1, plus, true))
+		return 0;
+	if (off < 2 && !add_entry(req, dir, buf, size, used, "..", parent->ino, DT_DIR, 2, plus, true))
+		return 0;
+	/* Nothing can lie past the newest cookie: no snapshot needed. */
+	if (off + 1 >= l->next_cookie)
+		return 0;
+	struct dirsnap *s = snap_get(l);
+	if (!s)
+		return -ENOMEM;
+	uint32_t k = snap_seek(s, off);
+	for (; k < s->n; k++) {
+		struct dentry *d = s->e[k];
+		if (!add_entry(req, dir, buf, size, used, d->name, d->ino, d->type, d->cookie,
+			       plus, false))
+			break;
 	}
-	snap_free(h);
-	h->e = e;
-	h->n = n;
-	h->names = names;
+	if (k == s->n)
+		snap_drop(l, s); /* the kernel has it all now */
+	snap_put(s);
 	return 0;
 }
 
-void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
-	struct dirhandle *h = calloc(1, sizeof(*h));
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	pthread_mutex_init(&h->lock, NULL);
-	/* The snapshot is taken by the first readdir: with the kernel
-	 * caching listings, most opens never read. */
-	fi->fh = (uintptr_t)h;
-	fi->keep_cache = 1;
-	/* The kernel may keep listings: every change goes through us, and it
-	 * drops a directory's cached listing when it changes one. */
-	fi->cache_readdir = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		snap_free(h);
-		free(h);
-	}
-}
-
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi, bool plus)
-{
-	struct inode *dir = inode_get(ino);
-	struct dirhandle *h = (struct dirhandle *)(uintptr_t)fi->fh;
 	_cleanup_free_ char *buf = malloc(size);
 	size_t used = 0;
-	int r = 0;
-
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if ((off == 0 || !h->e) && (r = snap_take(dir, h)) < 0)
-		goto out;
-	for (size_t k = (size_t)off; k < h->n; k++) {
-		struct snap_entry *s = &h->e[k];
-		struct stat st = { .st_ino = s->ino, .st_mode = (mode_t)DTTOIF(s->type) };
-		size_t len;
-		if (!plus) {
-			len = fuse_add_direntry(req, buf + used, size - used, s->name, &st,
-						(off_t)k + 1);
-			if (len > size - used)
-				break;
-			used += len;
-			continue;
-		}
-		struct fuse_entry_param e = { .attr = st };
-		bool dots = k < 2;
-		if (!dots) {
-			NS_READ;
-			/* Gone since the snapshot, or to be resolved by a
-			 * lookup: send the plain entry. */
-			if (entry_of_shared(dir, s->name, &e) < 0) {
-				e.ino = 0;
-				e.attr = st;
-			}
-		}
-		len = fuse_add_direntry_plus(req, buf + used, size - used, s->name, &e,
-					     (off_t)k + 1);
-		if (len > size - used) {
-			if (e.ino)
-				inode_forget(inode_get(e.ino), 1);
-			break;
-		}
-		used += len;
-	}
-out:
-	pthread_mutex_unlock(&h->lock);
+	int r = fill(req, inode_get(ino), buf, size, off < 0 ? 0 : (uint64_t)off, plus, &used);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -152,21 +207,17 @@ out:
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, false);
+	do_readdir(req, ino, size, off, false);
 }
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, true);
+	do_readdir(req, ino, size, off, true);
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirhandle *h = (struct dirhandle *)(uintptr_t)fi->fh;
-	snap_free(h);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
 	fuse_reply_err(req, 0);
 }
 

@@ -61,6 +61,7 @@ void dentry_become_whiteout(struct inode *dir, struct dentry *d, int form)
 	free(d->dlayers);
 	d->dlayers = NULL;
 	d->ndlayers = 0;
+	dir_entry_changed(dir, d, false);
 }
 
 static int do_remove(struct inode *dir, const char *name, bool isdir)

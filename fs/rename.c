@@ -143,6 +143,8 @@ static int do_exchange(struct inode *sdir, struct dentry *s, struct inode *ddir,
 	mark_impure_locked(sdir);
 	mark_impure_locked(ddir);
 	swap_dentries(s, t);
+	dir_entry_changed(sdir, s, true);
+	dir_entry_changed(ddir, t, true);
 	rename_inode(si, ddir, t->name, sredir);
 	rename_inode(ti, sdir, s->name, tredir);
 	return 0;

@@ -1,6 +1,6 @@
 /* Extended attributes.  The overlay's own (trusted.overlay.*,
  * user.overlay.*, *.layerfs.*) never show; with override xattrs in use,
- * user.containers.override_stat does not either.  As in kernel overlayfs,
+ * user.containers.override_stat does not either, nor POSIX ACLs with noacl.  As in kernel overlayfs,
  * a user's own "<ns>.overlay.X" is stored escaped, as "<ns>.overlay.overlay.X"
  * (ns: the namespace this mount writes its own xattrs in). */
 #include <errno.h>
@@ -17,7 +17,8 @@ static bool hidden(const char *name)
 {
 	return wh_is_private_xattr(name) || !strncmp(name, "trusted.layerfs.", 16) ||
 	       !strncmp(name, "user.layerfs.", 13) ||
-	       (lfs->override_stat && !strcmp(name, XATTR_OVERRIDE_STAT));
+	       (lfs->override_stat && !strcmp(name, XATTR_OVERRIDE_STAT)) ||
+	       (lfs->opts.noacl && !strncmp(name, "system.posix_acl_", 17));
 }
 
 static size_t own_prefix(char *buf, size_t size)

@@ -144,13 +144,16 @@ static int record_add_blob(struct store *s, const struct layer_result *l, struct
 static int commit_layer(struct store *s, int tmpfd, const struct layer_result *l,
 			size_t *new_layers, struct errmsg *e)
 {
-	if (!l->dir[0])
+	if (!l->dir[0] && !l->blob[0])
 		return 0;   /* already in the store, not read again */
-	if (!store_has_blob(s, l->blob_digest) &&
+	if (l->blob[0] && !store_has_blob(s, l->blob_digest) &&
 	    renameat(tmpfd, l->blob, s->blobsfd, digest_hex(l->blob_digest)) < 0 && errno != ENOENT)
 		return err_sys(e, -errno, "cannot store blob '%s'", l->blob_digest);
 	if (store_has_layer(s, l->diff_id))
 		return record_add_blob(s, l, e);
+	if (!l->dir[0])   /* hashed only, and gc removed it meanwhile */
+		return err_set(e, -ENOENT, "layer '%s' was removed from the store during the import; "
+			       "import again", l->diff_id);
 	if (renameat(tmpfd, l->dir, s->layersfd, digest_hex(l->diff_id)) < 0)
 		return err_sys(e, -errno, "cannot store layer '%s'", l->diff_id);
 	(*new_layers)++;

@@ -20,6 +20,8 @@
 #include "image_commit.h"
 #include "import.h"
 #include "image_plan.h"
+#include "images.h"
+#include "import_hints.h"
 
 #define PROBE_MAX (1u << 20)
 
@@ -49,6 +51,9 @@ struct import_ctx {
 	struct image_plan *plans;
 	size_t nplans;
 	const char *kind;
+	struct image_layer *known;   /* the stored images' layers: blob -> DiffID */
+	size_t nknown;
+	struct layer_hints hints;    /* the archive's own word on its layers */
 };
 
 static void ctx_free(struct import_ctx *c)
@@ -67,6 +72,8 @@ static void ctx_free(struct import_ctx *c)
 		close(c->tmpfd);
 	}
 	free(c->tmpname);
+	free(c->known);
+	hints_free(&c->hints);
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 }
@@ -242,6 +249,120 @@ static int read_json_item(struct import_ctx *c, struct entry_source *es, struct 
 	return r < 0 ? r : it->json ? 0 : -ENOMEM;
 }
 
+/* ---- layers the store already has: hashed, not extracted again ---- */
+
+/* The digest an archive or layout path names: blobs/sha256/<hex>,
+ * <hex>.tar (skopeo), <hex>/layer.tar (named by DiffID, as layerctl
+ * export writes it; docker save's v1 ids never match a stored DiffID).
+ * *IS_BLOB: the name is the blob's own digest, checked later; a directory
+ * name promises nothing about the file's bytes. */
+static bool path_digest(const char *path, char out[DIGEST_STR_LEN + 1], bool *is_blob)
+{
+	const char *base = strrchr(path, '/');
+	const char *hex = base ? base + 1 : path;
+	*is_blob = !base || strcmp(base, "/layer.tar");
+	if (base && !strcmp(base, "/layer.tar")) {
+		hex = base - 64 >= path ? base - 64 : NULL;
+		if (!hex || (hex != path && hex[-1] != '/'))
+			return false;
+	}
+	if (strspn(hex, "0123456789abcdef") != 64 ||
+	    (hex[64] && hex[64] != '/' && strcmp(hex + 64, ".tar")))
+		return false;
+	snprintf(out, DIGEST_STR_LEN + 1, "sha256:%.64s", hex);
+	return true;
+}
+
+/* Does PATH name a layer the store holds, by its DiffID or by a blob of
+ * it?  Then *DIFF is the DiffID to expect and *HAVE_BLOB says whether the
+ * blob itself is stored. */
+static bool known_layer(struct import_ctx *c, const char *path, char diff[DIGEST_STR_LEN + 1],
+			bool *have_blob)
+{
+	char d[DIGEST_STR_LEN + 1];
+	bool is_blob;
+	bool named = path_digest(path, d, &is_blob);
+	*have_blob = named && is_blob && store_has_blob(c->s, d);
+	const char *hint = hints_lookup(&c->hints, path);
+	if (hint && store_has_layer(c->s, hint)) {
+		strcpy(diff, hint);
+		return true;
+	}
+	if (!named)
+		return false;
+	if (store_has_layer(c->s, d)) {
+		strcpy(diff, d);
+		return true;
+	}
+	for (size_t k = 0; k < c->nknown; k++)
+		if (!strcmp(c->known[k].blob_digest, d) && store_has_layer(c->s, c->known[k].diff_id)) {
+			strcpy(diff, c->known[k].diff_id);
+			return true;
+		}
+	return false;
+}
+
+struct blob_source {
+	int fd;
+	char *buf;
+};
+
+static int blob_next(void *ctx, const void **buf, size_t *len, struct errmsg *e)
+{
+	struct blob_source *bs = ctx;
+	ssize_t n = RETRY_EINTR(read(bs->fd, bs->buf, 1u << 20));
+	if (n < 0)
+		return err_sys(e, -errno, "cannot read temp blob");
+	*buf = bs->buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Hash a layer expected to be the stored DIFF without extracting it.
+ * Should it turn out to be another layer, extract it from the kept
+ * blob after all. */
+static int import_known_layer(struct import_ctx *c, struct byte_source *src, const char *path,
+			      const char *diff, bool have_blob, struct layer_result *out)
+{
+	int r = layer_hash_only(src, c->tmpfd, path, c->seq++, !have_blob, out, c->e);
+	if (r < 0)
+		return r;
+	/* Stored after all, if not as the hint said (the config's diff_ids
+	 * are checked later); a blob not kept must be a stored one. */
+	if ((!strcmp(out->diff_id, diff) || store_has_layer(c->s, out->diff_id)) &&
+	    (out->blob[0] || store_has_blob(c->s, out->blob_digest)))
+		return 0;
+	if (!out->blob[0])
+		return err_set(c->e, -EBADMSG, "layer blob '%s' has digest %s, not the one its name says",
+			       path, out->blob_digest);
+	_cleanup_close_ int fd = openat(c->tmpfd, out->blob, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = malloc(1u << 20);
+	if (fd < 0)
+		return err_sys(c->e, -errno, "cannot read temp blob of '%s'", path);
+	if (!buf)
+		return -ENOMEM;
+	struct blob_source bs = { fd, buf };
+	struct byte_source again = { blob_next, &bs };
+	return layer_import(&again, c->tmpfd, path, c->seq++, out, c->e);
+}
+
+/* The stored images' layers, to recognise a blob by its digest. */
+static void load_known(struct import_ctx *c)
+{
+	struct image_list l = { 0 };
+	struct errmsg ignore = { { 0 } };
+	if (images_load(c->s, &l, &ignore) < 0)
+		return;
+	size_t n = 0;
+	for (size_t k = 0; k < l.n; k++)
+		n += l.v[k].nlayers;
+	c->known = n ? calloc(n, sizeof(*c->known)) : NULL;
+	for (size_t k = 0; c->known && k < l.n; k++)
+		for (size_t j = 0; j < l.v[k].nlayers; j++)
+			c->known[c->nknown++] = l.v[k].layers[j];
+	images_free(&l);
+}
+
 static int archive_entry_item(struct import_ctx *c, struct archive *a, struct archive_entry *ae)
 {
 	_cleanup_free_ char *path = NULL;
@@ -289,7 +410,12 @@ static int archive_entry_item(struct import_ctx *c, struct archive *a, struct ar
 	if (size == 0 || (!sniff_compression(p, size) && !sniff_tar_header(p, size)))
 		return 0;   /* VERSION files and the like */
 	struct byte_source src = { entry_next, &es };
-	r = layer_import(&src, c->tmpfd, path, c->seq++, &it->layer, c->e);
+	char diff[DIGEST_STR_LEN + 1];
+	bool have_blob;
+	if (known_layer(c, path, diff, &have_blob))
+		r = import_known_layer(c, &src, path, diff, have_blob, &it->layer);
+	else
+		r = layer_import(&src, c->tmpfd, path, c->seq++, &it->layer, c->e);
 	if (r < 0)
 		return r;
 	it->is_layer = true;
@@ -413,7 +539,11 @@ static int dir_layer(struct import_ctx *c, const char *path, const char *want,
 		return -ENOMEM;
 	struct fd_source fs = { fd, buf, NULL, 0, c };
 	struct byte_source src = { fd_next, &fs };
-	int r = layer_import(&src, c->tmpfd, path, c->seq++, out, c->e);
+	int r;
+	if (want_diff && digest_valid(want_diff) && store_has_layer(c->s, want_diff))
+		r = import_known_layer(c, &src, path, want_diff, false, out);
+	else
+		r = layer_import(&src, c->tmpfd, path, c->seq++, out, c->e);
 	if (r < 0)
 		return r;
 	if (want && strcmp(out->blob_digest, want))
@@ -441,6 +571,7 @@ static int ctx_begin(struct import_ctx *c, struct store *s, const struct import_
 	if (r < 0)
 		return r;
 	store_clean_temp(s, false, NULL, NULL);
+	load_known(c);
 	r = store_mktemp(s, "import", &c->tmpname, &c->tmpfd, e);
 	store_unlock(s);
 	return r;
@@ -561,6 +692,10 @@ static int import_stream(struct import_ctx *c, int fd, const char *label,
 	struct byte_source src = { fd_next, &fs };
 	if (!probe_image_archive(pre, len))
 		return import_layer_stream(c, &src, res);
+	/* A file can be read ahead for what it says about its layers. */
+	int hr = hints_scan(fd, &c->hints);
+	if (hr < 0)
+		return hr;
 	int r = import_image_archive(c, &src, label, res);
 	/* A layer whose first entry merely looks like an image archive's
 	 * ("blobs/", "manifest.json"): read it again as the layer it is,

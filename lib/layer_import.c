@@ -339,6 +339,59 @@ static int run_pipeline(struct producer *prod, int tmpfd,
 	return r < 0 ? r : pr;
 }
 
+/* Sniff the blob's compression and, for gzip or zstd, open the decompressor
+ * PROD reads through. */
+static int open_blob(struct raw_stage *raw, struct producer *prod, struct archive **dec,
+		     struct layer_result *out, const char *label, struct errmsg *e)
+{
+	int r = fill_prefix(raw);
+	if (r < 0)
+		return r;
+	const char *comp = sniff_compression(raw->prefix, raw->prefix_len);
+	if (comp && strcmp(comp, "gzip") && strcmp(comp, "zstd"))
+		return err_set(e, -ENOTSUP, "layer '%s' is compressed with %s, which oci layers do not use",
+			       label, comp);
+	out->media_type = !comp ? MT_OCI_LAYER : !strcmp(comp, "gzip") ? MT_OCI_LAYER "+gzip"
+									 : MT_OCI_LAYER "+zstd";
+	if (!comp)
+		return 0;
+	/* Decompression in the helper thread: filters, no format. */
+	*dec = archive_read_new();
+	if (!*dec || hasher_init(&prod->tarh) < 0)
+		return -ENOMEM;
+	archive_read_support_filter_all(*dec);
+	archive_read_support_format_raw(*dec);
+	r = open_stage(*dec, raw, raw_read_cb, label, e);
+	if (r < 0)
+		return r;
+	struct archive_entry *ae;
+	if (archive_read_next_header(*dec, &ae) != ARCHIVE_OK)
+		return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label),
+			       archive_error_string(*dec));
+	prod->dec = *dec;
+	return 0;
+}
+
+static int open_temp_blob(int tmpfd, const char *name, const char *label, struct errmsg *e)
+{
+	int fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	return fd < 0 ? err_sys(e, -errno, "cannot create temp blob for '%s'", label) : fd;
+}
+
+/* The digests once the stream is through. */
+static void finish_digests(struct raw_stage *raw, struct producer *prod, struct layer_result *out)
+{
+	hasher_final(&raw->h, out->blob_digest);
+	out->blob_size = raw->h.bytes;
+	if (prod->dec) {
+		hasher_final(&prod->tarh, out->diff_id);
+		out->tar_size = prod->tarh.bytes;
+	} else {
+		memcpy(out->diff_id, out->blob_digest, sizeof(out->diff_id));
+		out->tar_size = out->blob_size;
+	}
+}
+
 int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned seq,
 		 struct layer_result *res, struct errmsg *e)
 {
@@ -351,53 +404,56 @@ int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned
 	int r = hasher_init(&raw.h);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int blobfd = openat(tmpfd, out.blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	_cleanup_close_ int blobfd = open_temp_blob(tmpfd, out.blob, label, e);
 	if (blobfd < 0)
-		return err_sys(e, -errno, "cannot create temp blob for '%s'", label);
+		return blobfd;
 	raw.blobfd = blobfd;
-	r = fill_prefix(&raw);
+	_cleanup_archive_ struct archive *dec = NULL;
+	r = open_blob(&raw, &prod, &dec, &out, label, e);
 	if (r < 0)
 		return r;
-	const char *comp = sniff_compression(raw.prefix, raw.prefix_len);
-	if (comp && strcmp(comp, "gzip") && strcmp(comp, "zstd"))
-		return err_set(e, -ENOTSUP, "layer '%s' is compressed with %s, which oci layers do not use",
-			       label, comp);
-	out.media_type = !comp ? MT_OCI_LAYER : !strcmp(comp, "gzip") ? MT_OCI_LAYER "+gzip"
-									: MT_OCI_LAYER "+zstd";
-	_cleanup_archive_ struct archive *dec = NULL;
-	if (comp) {
-		/* Decompression in the helper thread: filters, no format. */
-		dec = archive_read_new();
-		if (!dec || hasher_init(&prod.tarh) < 0)
-			return -ENOMEM;
-		archive_read_support_filter_all(dec);
-		archive_read_support_format_raw(dec);
-		r = open_stage(dec, &raw, raw_read_cb, label, e);
-		if (r < 0)
-			return r;
-		struct archive_entry *ae;
-		if (archive_read_next_header(dec, &ae) != ARCHIVE_OK)
-			return err_set(e, -EIO, "cannot read layer%s%s%s: %s", Q(label),
-				       archive_error_string(dec));
-		prod.dec = dec;
-	}
 	r = run_pipeline(&prod, tmpfd, &out, &m, label, e);
 	if (r < 0)
 		return r;
-	hasher_final(&raw.h, out.blob_digest);
-	out.blob_size = raw.h.bytes;
-	if (comp) {
-		hasher_final(&prod.tarh, out.diff_id);
-		out.tar_size = prod.tarh.bytes;
-	} else {
-		memcpy(out.diff_id, out.blob_digest, sizeof(out.diff_id));
-		out.tar_size = out.blob_size;
-	}
+	finish_digests(&raw, &prod, &out);
 	out.files = lm_count(&m);
 	out.bytes = lm_bytes(&m);
 	r = write_record(tmpfd, &out, &m, e);
 	if (r < 0)
 		return r;
+	*res = out;
+	return 0;
+}
+
+int layer_hash_only(struct byte_source *src, int tmpfd, const char *label, unsigned seq,
+		    bool keep_blob, struct layer_result *res, struct errmsg *e)
+{
+	struct layer_result out = { 0 };
+	_cleanup_(raw_stage_done) struct raw_stage raw = { .src = src, .blobfd = -1, .e = e };
+	_cleanup_(producer_done) struct producer prod = { .raw = &raw, .label = label };
+	int r = hasher_init(&raw.h);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int blobfd = -1;
+	if (keep_blob) {
+		snprintf(out.blob, sizeof(out.blob), "blob-%u", seq);
+		if ((blobfd = open_temp_blob(tmpfd, out.blob, label, e)) < 0)
+			return blobfd;
+		raw.blobfd = blobfd;
+	}
+	_cleanup_archive_ struct archive *dec = NULL;
+	r = open_blob(&raw, &prod, &dec, &out, label, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *buf = malloc(CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t n;
+	while ((n = produce(&prod, buf, CHUNK, e)) > 0)
+		;
+	if (n < 0)
+		return (int)n;
+	finish_digests(&raw, &prod, &out);
 	*res = out;
 	return 0;
 }

@@ -30,8 +30,9 @@ struct layer_result {
 	uint64_t blob_size;
 	uint64_t tar_size;
 	const char *media_type;     /* MT_OCI_LAYER[+gzip|+zstd] */
-	char dir[32];               /* temp layer directory (tree/, layer.json) */
-	char blob[32];              /* temp blob file */
+	char dir[32];               /* temp layer directory (tree/, layer.json);
+				       empty when the store has the layer */
+	char blob[32];              /* temp blob file, or empty when not kept */
 	uint64_t files;
 	uint64_t bytes;
 };
@@ -46,6 +47,14 @@ bool sniff_tar_header(const unsigned char *p, size_t len);
  * messages; SEQ makes the temp names unique within TMPFD. */
 int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned seq,
 		 struct layer_result *res, struct errmsg *e);
+
+/* Read a layer the store already holds: hash it (blob digest, DiffID)
+ * without extracting it.  With KEEP_BLOB the raw bytes are kept as the temp
+ * blob RES->blob (a new compression of the layer, or the input to extract
+ * after all when the DiffID is not the one expected); RES->dir stays
+ * empty. */
+int layer_hash_only(struct byte_source *src, int tmpfd, const char *label, unsigned seq,
+		    bool keep_blob, struct layer_result *res, struct errmsg *e);
 
 /* The layer.json record for RES plus its entries (moved from ENTRIES). */
 int layer_record_new(const struct layer_result *res, struct json *entries, struct json **out);

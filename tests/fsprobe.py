@@ -14,6 +14,13 @@
                                    NPROC processes open FILE for writing at the same
                                    moment, each writes LEN bytes of its own byte at
                                    offset i * (size / NPROC); then checks every region
+  fsprobe.py churn DIR              read DIR while creating, removing and renaming
+                                   names in it: every untouched name is returned
+                                   exactly once, no name twice; a new read shows
+                                   exactly the current names
+  fsprobe.py acl-enforce FILE UID  FILE (mode 0600, root's) opens for UID only while
+                                   an ACL entry grants it; prints the outcomes
+  fsprobe.py acl-default DIR       set a default ACL on DIR
   fsprobe.py acl FILE              set a POSIX ACL with a named user (uid 0,
                                    rwx) and print the mode and the ACL read back
 Exit status 0 when the property holds, 1 (with a message on stdout) when not.
@@ -158,8 +165,104 @@ def cmd_acl(path):
     print(f"{stat.S_IMODE(os.stat(path).st_mode):o} {'same' if back == acl else 'different'}")
 
 
+def cmd_churn(top):
+    before = set(os.listdir(top))
+    # Change the directory once, so the kernel's cached listing is dropped
+    # and the read below is served by the filesystem itself.
+    open(os.path.join(top, ".churn"), "w").close()
+    os.unlink(os.path.join(top, ".churn"))
+    seen, touched, now = {}, set(), set(before)
+    step = 0
+    with os.scandir(top) as it:
+        for n, e in enumerate(it):
+            seen[e.name] = seen.get(e.name, 0) + 1
+            if n % 40 != 39:
+                continue
+            step += 1
+            victims = sorted(now - touched)[:6]
+            for v in victims[:3]:           # remove some names
+                os.unlink(os.path.join(top, v))
+                now.discard(v)
+                touched.add(v)
+            for v in victims[3:]:           # rename others
+                new = f"renamed-{step}-{v}"
+                os.rename(os.path.join(top, v), os.path.join(top, new))
+                now.discard(v)
+                now.add(new)
+                touched.update((v, new))
+            for k in range(10):             # and add names
+                new = f"new-{step}-{k}"
+                with open(os.path.join(top, new), "w"):
+                    pass
+                now.add(new)
+                touched.add(new)
+    if step < 5:
+        fail(f"{top}: only {step} rounds of changes; too few names to test")
+    twice = sorted(k for k, v in seen.items() if v > 1)
+    if twice:
+        fail(f"returned more than once: {' '.join(twice[:5])}")
+    missed = sorted(before - touched - set(seen))
+    if missed:
+        fail(f"untouched names not returned: {' '.join(missed[:5])} ({len(missed)})")
+    again = set(os.listdir(top))
+    if again != now:
+        fail(f"a new read differs: missing {sorted(now - again)[:5]}, extra {sorted(again - now)[:5]}")
+
+
+def _acl(entries):
+    import struct
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+ANY = 0xffffffff
+
+
+def _open_as(path, uid):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            try:
+                os.setgroups([])
+            except PermissionError:
+                pass  # a user namespace with setgroups denied: see chown below
+            os.setgid(uid)
+            os.setuid(uid)
+            os.close(os.open(path, os.O_RDONLY))
+            os._exit(0)
+        except PermissionError:
+            os._exit(1)
+        except BaseException:
+            os._exit(2)
+    return {0: "open", 1: "denied"}.get(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), "error")
+
+
+def cmd_acl_enforce(path, uid):
+    uid = int(uid)
+    # Group 1 (daemon): no group of the prober, whatever supplementary
+    # groups a user namespace leaves it.
+    os.chown(path, 0, 1)
+    os.chmod(path, 0o600)
+    out = [_open_as(path, uid)]
+    try:
+        os.setxattr(path, "system.posix_acl_access",
+                    _acl([(0x01, 6, ANY), (0x02, 4, uid), (0x04, 0, ANY),
+                          (0x10, 4, ANY), (0x20, 0, ANY)]))
+    except OSError as e:
+        fail(f"{path}: setting an ACL: {e.strerror}")
+    out.append(_open_as(path, uid))
+    os.removexattr(path, "system.posix_acl_access")
+    out.append(_open_as(path, uid))
+    print(" ".join(out))
+
+
+def cmd_acl_default(path):
+    os.setxattr(path, "system.posix_acl_default",
+                _acl([(0x01, 7, ANY), (0x02, 5, 65534), (0x04, 5, ANY),
+                      (0x10, 5, ANY), (0x20, 0, ANY)]))
+
+
 def main():
-    cmds = {"inodes": cmd_inodes, "dino": cmd_dino, "pattern": cmd_pattern,
+    cmds = {"acl-enforce": cmd_acl_enforce, "acl-default": cmd_acl_default, "churn": cmd_churn, "inodes": cmd_inodes, "dino": cmd_dino, "pattern": cmd_pattern,
             "write-at": cmd_write_at, "expect": cmd_expect,
             "concurrent": cmd_concurrent, "acl": cmd_acl}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:

@@ -225,8 +225,7 @@ check_ns "POSIX ACLs are kept without noacl" root '
 	rl_mount
 	want "$(python3 "$W/bin/fsprobe.py" acl "$M/plain/file" 2>&1)" "674 same" "mode and ACL read back"
 	rl_remount
-	want "$(getfattr --absolute-names -n system.posix_acl_access "$M/plain/file" 2>&1 | grep -c posix_acl)" 1 "ACL after remount"' "" \
-	"in a user namespace the kernel gives a FUSE filesystem ACLs only when it enforces them itself (FUSE_CAP_POSIX_ACL), which layerfs does not do yet"
+	want "$(getfattr --absolute-names -n system.posix_acl_access "$M/plain/file" 2>&1 | grep -c posix_acl)" 1 "ACL after remount"'
 
 check_ns "noacl refuses POSIX ACLs" root '
 	rl_mount noacl

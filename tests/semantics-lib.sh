@@ -26,12 +26,14 @@ SEM_PROPS=(
 	"inode_unique|st_ino unique with two lower layers on two tmpfs mounts"
 	"inode_stable|st_ino kept across copy-up and remount"
 	"readdir_dino|readdir d_ino equals stat st_ino (lower, upper, copied-up)"
+	"readdir_churn|reading a merged directory while it changes: untouched names exactly once"
 	"rename_lower_dir|renaming a lower directory works and survives remount"
 	"otrunc_no_copy|open(O_TRUNC) and truncate(2) to 0 of a $SEM_BIG_MIB MiB lower file copy no data"
 	"metadata_only_copyup|chmod/chown/utimens/setxattr of a $SEM_BIG_MIB MiB lower file copy no data; first write does"
 	"concurrent_first_write|concurrent first writes to a lower file: one copy-up, no write lost"
 	"crash_safe_copyup|SIGKILL during copy-up: never torn, work leftovers cleaned at remount"
 	"mkdir_rmdir_clean|mkdir x; rmdir x leaves nothing in the upper"
+	"posix_acl|POSIX ACLs: enforced, inherited from a lower default ACL, kept across remount"
 )
 
 declare -A SEM_MOUNT_ARGS=()   # mountpoint -> "kind|lowers|upper|work"
@@ -287,6 +289,25 @@ sem_prop_readdir_dino() {
 	sem_umount "$m"
 }
 
+sem_prop_readdir_churn() {
+	local kind=$1 d=$2 m=$2/mnt out i
+	_sem_layout "$d"
+	mkdir -p "$d/lower/dir" "$d/upper/dir"
+	# Long names: a getdents(2) buffer holds few, so the reader comes
+	# back to the filesystem between changes.
+	for i in $(seq 1000 1799); do
+		: >"$d/lower/dir/lower-$i-$(printf '%0100d' 0)"
+	done
+	sem_mount "$kind" "$m" "$d/lower" "$d/upper" "$d/work" || return 1
+	for i in $(seq 1000 1199); do
+		: >"$m/dir/upper-$i-$(printf '%0100d' 0)"
+	done
+	out=$(python3 "$SEM_PROBE" churn "$m/dir") || { echo "$out"; return 1; }
+	sem_remount "$m" || return 1
+	out=$(python3 "$SEM_PROBE" churn "$m/dir") || { echo "after remount: $out"; return 1; }
+	sem_umount "$m"
+}
+
 sem_prop_rename_lower_dir() {
 	local kind=$1 d=$2 m=$2/mnt out
 	_sem_layout "$d"
@@ -457,6 +478,26 @@ sem_prop_mkdir_rmdir_clean() {
 	sem_eq "$left" "" "upper entries besides dir" || return 1
 	sem_remount "$m" || return 1
 	sem_eq "$(ls -A "$m" | tr '\n' ' ')" "dir " "merged root after remount" || return 1
+	sem_umount "$m"
+}
+
+sem_prop_posix_acl() {
+	local kind=$1 d=$2 m=$2/mnt out
+	_sem_layout "$d"
+	mkdir -p "$d/lower/shared"
+	echo secret >"$d/lower/file"
+	out=$(python3 "$SEM_PROBE" acl-default "$d/lower/shared" 2>&1) ||
+		{ echo "no ACLs on the lower filesystem: $out"; return "$SEM_SKIP"; }
+	sem_mount "$kind" "$m" "$d/lower" "$d/upper" "$d/work" || return 1
+	out=$(python3 "$SEM_PROBE" acl-enforce "$m/file" 65534 2>&1)
+	sem_eq "$out" "denied open denied" "opening a 0600 file as nobody: no ACL, ACL granting read, ACL removed" || return 1
+	(umask 022 && echo new >"$m/shared/new" && mkdir "$m/shared/sub") || { echo "creating under shared/ failed"; return 1; }
+	out=$(getfattr --absolute-names -d -m system.posix_acl -e hex "$m/shared/new" "$m/shared/sub" 2>&1 | grep -c '^system.posix_acl')
+	sem_eq "$out" 3 "ACLs inherited by shared/new (access) and shared/sub (access, default)" || return 1
+	sem_eq "$(_stat %a "$m/shared/new")" 640 "mode of shared/new (default ACL, mask r-x)" || return 1
+	sem_remount "$m" || return 1
+	out=$(getfattr --absolute-names -d -m system.posix_acl -e hex "$m/shared/new" "$m/shared/sub" 2>&1 | grep -c '^system.posix_acl')
+	sem_eq "$out" 3 "ACLs after remount" || return 1
 	sem_umount "$m"
 }
 

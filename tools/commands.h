@@ -8,6 +8,7 @@
 extern const struct command cmd_import, cmd_images, cmd_layers, cmd_inspect,
 	cmd_tag, cmd_untag, cmd_rm, cmd_gc, cmd_verify;
 extern const struct command cmd_dedupe;
+extern const struct command cmd_export;
 
 /* Container commands (parse their own options). */
 int cmd_run(int argc, char **argv);
