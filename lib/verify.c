@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "dedupe.h"
 #include "digest.h"
 #include "fsutil.h"
 #include "images.h"
@@ -54,6 +55,8 @@ struct tree_check {
 	struct layer_manifest m;
 	bool *seen;
 	ino_t *inos;           /* per entry, for hardlink checks */
+	nlink_t *nlinks;       /* per entry: its inode's link count */
+	bool *marked;          /* per entry: carries the dedupe mark */
 	struct verify_report *r;
 	const char *layer;
 	char obj[DIGEST_STR_LEN + 4200];
@@ -97,6 +100,17 @@ static void effective_stat(int dirfd, const char *name, struct stat *st)
 	}
 }
 
+/* Is the file an inode dedupe shares with other layers (dedupe.h)? */
+static bool has_dedupe_mark(int dirfd, const char *name)
+{
+	char proc[64], v[8];
+	_cleanup_close_ int pf = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pf < 0)
+		return false;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pf);
+	return getxattr(proc, XATTR_DEDUPE, v, sizeof(v)) > 0;
+}
+
 static void check_entry(struct tree_check *t, int dirfd, const char *name, const char *path,
 			struct stat *st)
 {
@@ -108,6 +122,9 @@ static void check_entry(struct tree_check *t, int dirfd, const char *name, const
 	size_t idx = (size_t)(le - t->m.e);
 	t->seen[idx] = true;
 	t->inos[idx] = st->st_ino;
+	t->nlinks[idx] = st->st_nlink;
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1)
+		t->marked[idx] = has_dedupe_mark(dirfd, name);
 	t->r->checked++;
 	bool ondisk_reg = S_ISREG(st->st_mode);
 	effective_stat(dirfd, name, st);
@@ -186,6 +203,60 @@ static int walk(struct tree_check *t, int dirfd, const char *prefix, int depth)
 	return 0;
 }
 
+static int cmp_entry_ino(const void *a, const void *b, void *arg)
+{
+	const struct tree_check *t = arg;
+	ino_t x = t->inos[*(const size_t *)a], y = t->inos[*(const size_t *)b];
+	return x < y ? -1 : x > y;
+}
+
+/* The names one inode has in the tree: a hardlink group of the manifest
+ * (one entry and the entries declared its hardlinks), and no name outside
+ * the tree unless dedupe shares the inode with other layers, which then
+ * has this one name only here.  layerfs relies on both. */
+static void check_inode(struct tree_check *t, const size_t *v, size_t n)
+{
+	size_t plain = 0;
+	for (size_t k = 0; k < n; k++)
+		plain += !t->m.e[v[k]].hardlink;
+	const struct layer_entry *first = &t->m.e[v[0]];
+	if (plain > 1)
+		for (size_t k = 1; k < n; k++)
+			if (!t->m.e[v[k]].hardlink)
+				report(t->r, obj_name(t, t->m.e[v[k]].path),
+				       "shares its inode with '%s' but the manifest has no hardlink between them",
+				       first->path);
+	if (t->nlinks[v[0]] <= n || !S_ISREG(first->mode))
+		return;
+	if (!t->marked[v[0]])
+		report(t->r, obj_name(t, first->path),
+		       "has %llu links, %zu in its layer, and no %s mark",
+		       (unsigned long long)t->nlinks[v[0]], n, XATTR_DEDUPE);
+	else if (n > 1)
+		report(t->r, obj_name(t, first->path),
+		       "is shared by dedupe (%s) but has %zu names in its layer", XATTR_DEDUPE, n);
+}
+
+static int check_inodes(struct tree_check *t)
+{
+	_cleanup_free_ size_t *v = malloc((t->m.n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t k = 0; k < t->m.n; k++)
+		if (t->seen[k] && !t->m.e[k].removed && !S_ISDIR(t->m.e[k].mode))
+			v[n++] = k;
+	qsort_r(v, n, sizeof(*v), cmp_entry_ino, t);
+	for (size_t k = 0; k < n;) {
+		size_t j = k + 1;
+		while (j < n && t->inos[v[j]] == t->inos[v[k]])
+			j++;
+		check_inode(t, v + k, j - k);
+		k = j;
+	}
+	return 0;
+}
+
 static void check_missing_and_links(struct tree_check *t)
 {
 	for (size_t k = 0; k < t->m.n; k++) {
@@ -225,11 +296,17 @@ int verify_layer(struct store *s, const char *diff_id, struct verify_report *r)
 	}
 	t.seen = calloc(t.m.n + 1, sizeof(*t.seen));
 	t.inos = calloc(t.m.n + 1, sizeof(*t.inos));
-	int rc = t.seen && t.inos ? walk(&t, tree, "", 0) : -ENOMEM;
+	t.nlinks = calloc(t.m.n + 1, sizeof(*t.nlinks));
+	t.marked = calloc(t.m.n + 1, sizeof(*t.marked));
+	int rc = t.seen && t.inos && t.nlinks && t.marked ? walk(&t, tree, "", 0) : -ENOMEM;
 	if (rc == 0)
 		check_missing_and_links(&t);
+	if (rc == 0)
+		rc = check_inodes(&t);
 	free(t.seen);
 	free(t.inos);
+	free(t.nlinks);
+	free(t.marked);
 	lm_free(&t.m);
 	return rc;
 }

@@ -5,16 +5,22 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "disk_usage.h"
 #include "images.h"
 
 struct totals {
-	uint64_t size, files;
+	uint64_t size, files, apparent, disk;
 };
 
 static void image_totals(struct store *s, const struct image_info *i, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
+	/* On disk: each inode of the image's layers once. */
+	struct inoset seen = { 0 };
 	for (size_t k = 0; k < i->nlayers; k++) {
+		uint64_t app = 0;
+		if (layer_disk_usage(s, i->layers[k].diff_id, &seen, &t->disk, &app) == 0)
+			t->apparent += app;
 		struct layer_summary sum;
 		struct errmsg e = { { 0 } };
 		if (layer_summary_load(s, i->layers[k].diff_id, &sum, &e) == 0) {
@@ -22,6 +28,7 @@ static void image_totals(struct store *s, const struct image_info *i, struct tot
 			t->files += sum.files;
 		}
 	}
+	inoset_free(&seen);
 }
 
 static int print_json(struct store *s, const struct image_list *l)
@@ -43,6 +50,8 @@ static int print_json(struct store *s, const struct image_list *l)
 		if (!r) r = json_set_int(o, "layers", (int64_t)i->nlayers);
 		if (!r) r = json_set_int(o, "size", (int64_t)t.size);
 		if (!r) r = json_set_int(o, "files", (int64_t)t.files);
+		if (!r) r = json_set_int(o, "apparent", (int64_t)t.apparent);
+		if (!r) r = json_set_int(o, "disk", (int64_t)t.disk);
 		if (!r) r = json_object_set(o, "created", i->created ? json_new_string(i->created) : json_new_null());
 		json_free(names);
 		if (!r)
@@ -57,13 +66,14 @@ static int print_json(struct store *s, const struct image_list *l)
 
 static void print_row(const char *name, const struct image_info *i, const struct totals *t)
 {
-	char id[16], size[32], created[32];
+	char id[16], size[32], app[32], disk[32], created[32];
 	snprintf(created, sizeof(created), "%.19s", i->broken ? "damaged" : i->created ? i->created : "-");
 	for (char *c = created; *c; c++)
 		if (*c == 'T')
 			*c = ' ';
-	printf("%-40s %-12s %6zu %10s %8llu  %s\n", name, cli_short_id(i->config_digest, id),
-	       i->nlayers, cli_size(t->size, size), (unsigned long long)t->files, created);
+	printf("%-40s %-12s %6zu %10s %10s %10s %8llu  %s\n", name, cli_short_id(i->config_digest, id),
+	       i->nlayers, cli_size(t->size, size), cli_size(t->apparent, app), cli_size(t->disk, disk),
+	       (unsigned long long)t->files, created);
 }
 
 static int run(int argc, char **argv)
@@ -84,7 +94,8 @@ static int run(int argc, char **argv)
 	if (json) {
 		rc = print_json(s, &l);
 	} else {
-		printf("%-40s %-12s %6s %10s %8s  %s\n", "NAME:TAG", "ID", "LAYERS", "SIZE", "FILES", "CREATED");
+		printf("%-40s %-12s %6s %10s %10s %10s %8s  %s\n", "NAME:TAG", "ID", "LAYERS", "SIZE",
+		       "APPARENT", "DISK", "FILES", "CREATED");
 		for (size_t k = 0; k < l.n; k++) {
 			struct totals t;
 			image_totals(s, &l.v[k], &t);
@@ -102,7 +113,10 @@ const struct command cmd_images = {
 	"images", run, "list images",
 	"Usage: layerctl images [--root DIR] [--json]\n\n"
 	"List the images of the store: name:tag, id (config digest), layer count,\n"
-	"size (uncompressed layers), file count and creation time.  Sizes are\n"
-	"human-readable on a terminal, bytes otherwise.  --json prints an array of\n"
-	"objects {names, id, digest, layers, size, files, created}.\n",
+	"size (uncompressed layers), apparent size (bytes of the layers' files),\n"
+	"size on disk (st_blocks of the layers' inodes, each inode once: files\n"
+	"'layerctl dedupe' shares count once), file count and creation time.\n"
+	"Sizes are human-readable on a terminal, bytes otherwise.  --json prints\n"
+	"an array of objects {names, id, digest, layers, size, files, apparent,\n"
+	"disk, created}.\n",
 };

@@ -5,12 +5,30 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "dedupe_cli.h"
 #include "import.h"
 #include "refs.h"
 
+/* --dedupe: the new layers against the dedupe index. */
+static int import_dedupe(struct store *s)
+{
+	struct dedupe_opts o = { .mode = DEDUPE_HARDLINK };
+	struct dedupe_stats st;
+	struct errmsg e = { { 0 } };
+	int r = dedupe_run(s, &o, &st, &e);
+	if (r < 0)
+		return cli_fail("imported, but cannot dedupe: %s", err_text(&e, r));
+	dedupe_warn(&st, s->root);
+	if (!cli.quiet)
+		dedupe_print_summary(&o, &st);
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
-	int rc = cli_parse(&cmd_import, argc, argv, NULL);
+	bool dedupe = false;
+	const struct cli_flag flags[] = { { "dedupe", 0, &dedupe }, { NULL, 0, NULL } };
+	int rc = cli_parse(&cmd_import, argc, argv, flags);
 	if (rc >= 0)
 		return rc;
 	if (argc - optind < 1 || argc - optind > 2)
@@ -51,16 +69,18 @@ static int run(int argc, char **argv)
 		putchar('\n');
 	}
 	import_result_free(&res);
-	return 0;
+	return dedupe ? import_dedupe(s) : 0;
 }
 
 const struct command cmd_import = {
 	"import", run, "import an image or a layer into the store",
-	"Usage: layerctl import [--root DIR] [--quiet] FILE|DIR|- [NAME:TAG]\n\n"
+	"Usage: layerctl import [--root DIR] [--quiet] [--dedupe] FILE|DIR|- [NAME:TAG]\n\n"
 	"Import by content: a layer (tar, tar+gzip, tar+zstd), a docker-save archive,\n"
 	"an OCI image layout directory or an oci-archive tar.  '-' reads standard\n"
 	"input.  Every digest the input gives is checked while reading.  NAME:TAG\n"
-	"names the image (the input must then hold one image).\n\n"
+	"names the image (the input must then hold one image).  --dedupe then\n"
+	"shares the storage of the new layers' files with identical files of the\n"
+	"store (as 'layerctl dedupe', reading only layers it has not read before).\n\n"
 	"Prints the image id and names.  Exit 0 on success, 1 on failure, 2 on\n"
 	"bad usage.\n",
 };

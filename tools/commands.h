@@ -7,6 +7,7 @@
 /* Image store commands (parse their options with cli_parse). */
 extern const struct command cmd_import, cmd_images, cmd_layers, cmd_inspect,
 	cmd_tag, cmd_untag, cmd_rm, cmd_gc, cmd_verify;
+extern const struct command cmd_dedupe;
 extern const struct command cmd_export;
 
 /* Container commands (parse their own options). */

@@ -55,6 +55,7 @@ static const struct command cmd_squash_entry = { "squash", cmd_squash, "merge an
 static const struct command *const commands[] = {
 	&cmd_import, &cmd_images, &cmd_layers, &cmd_inspect, &cmd_tag,
 	&cmd_untag, &cmd_rm_entry, &cmd_rmi_entry, &cmd_gc, &cmd_verify,
+	&cmd_dedupe,
 	&cmd_export,
 	&cmd_run_entry, &cmd_ps_entry, &cmd_logs_entry, &cmd_stop_entry, &cmd_wait_entry,
 	&cmd_create_entry, &cmd_mount_entry, &cmd_umount_entry, &cmd_diff_entry,

@@ -1,0 +1,105 @@
+#!/bin/bash
+# layerctl dedupe against jdupes -L -r and rdfind -makehardlinks true.
+#
+# Two images in a store: the debootstrap tree (bench/data.sh builds
+# /var/cache/layerfs-bench/rootfs/base) and a modified copy (files changed,
+# deleted, added, a few given another mode).  Each tool runs on its own
+# copy of the same store's layer trees, cold (caches dropped) and warm;
+# printed: wall time and CPU time (user + system), files linked (names whose inode changed), bytes saved
+# (st_blocks of the trees' inodes, each once, before minus after).  Then the
+# incremental case: one more layer (a few hundred files) imported and
+# deduplicated; the peers have no index and read everything again.
+#
+#   LAYERFS_BUILD=build bench/dedupe.sh
+# Needs root (drop_caches) and jdupes, rdfind (apt-get install jdupes rdfind).
+# Prints a table; asserts nothing.
+set -euo pipefail
+BUILD=${LAYERFS_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build}
+LAYERCTL=$BUILD/layerctl
+SRC=${BENCH_DEDUPE_SRC:-/var/cache/layerfs-bench/rootfs/base}
+[ -x "$LAYERCTL" ] || { echo "bench: $LAYERCTL is not built" >&2; exit 1; }
+[ -d "$SRC" ] || { echo "bench: $SRC is missing (run bench/data.sh)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (drop_caches)" >&2; exit 1; }
+for c in jdupes rdfind; do command -v $c >/dev/null || { echo "bench: $c is not installed" >&2; exit 1; }; done
+W=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-dedupe.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+log() { printf 'bench: %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# --- the two images ------------------------------------------------------------
+log "building the images from $SRC"
+tarof() { tar --format=posix --xattrs --numeric-owner -C "$1" -cf "$2" .; }
+tarof "$SRC" "$W/one.tar"
+cp -a "$SRC" "$W/two"
+mapfile -t F < <(cd "$W/two" && find usr/lib usr/share -type f -size +4k | sort | awk 'NR % 97 == 0')
+for f in "${F[@]:0:20}"; do printf 'changed' >> "$W/two/$f"; done
+for f in "${F[@]:20:20}"; do rm -f "$W/two/$f"; done
+for f in "${F[@]:40:10}"; do chmod 600 "$W/two/$f"; done
+mkdir -p "$W/two/opt/new"; for i in $(seq 1 20); do head -c $((i * 3000)) /dev/urandom > "$W/two/opt/new/f$i"; done
+tarof "$W/two" "$W/two.tar"; rm -rf "$W/two"
+# The incremental layer: 300 files of the tree and 20 new ones.
+mkdir -p "$W/three"
+(cd "$SRC" && find usr/bin usr/lib -type f | sort | head -300 | tar -cf - -T - | tar -xpf - -C "$W/three")
+for i in $(seq 1 20); do head -c 5000 /dev/urandom > "$W/three/new$i"; done
+tarof "$W/three" "$W/three.tar"; rm -rf "$W/three"
+
+"$LAYERCTL" --root "$W/pristine" import -q "$W/one.tar" one:v1.0.0 >/dev/null
+"$LAYERCTL" --root "$W/pristine" import -q "$W/two.tar" two:v1.0.0 >/dev/null
+trees() { ls -d "$1"/layers/*/tree; }
+
+# Bytes on disk and "ino path" of every regular file below the trees.
+usage() { find "$@" -printf '%i %b\n' | sort -u | awk '{ s += $2 * 512 } END { print s }'; }
+inos() { find "$@" -type f -printf '%i %p\n' | sort -k2; }
+linked() { join -1 2 -2 2 <(sort -k2 "$1") <(sort -k2 "$2") | awk '$2 != $3' | wc -l; }
+
+# run NAME MODE: copy the pristine store, run tool NAME cold or warm.
+declare -A T C L B
+run() {
+	local name=$1 mode=$2 s=$W/run
+	rm -rf "$s"; cp -a "$W/pristine" "$s"
+	mapfile -t TR < <(trees "$s")
+	inos "${TR[@]}" > "$W/before"; local u0; u0=$(usage "${TR[@]}")
+	if [ "$mode" = cold ]; then drop_caches; else cat $(find "${TR[@]}" -type f) > /dev/null; fi
+	local cmd
+	case $name in
+	layerctl) cmd=("$LAYERCTL" --root "$s" dedupe --quiet) ;;
+	jdupes) cmd=(jdupes -q -L -r "${TR[@]}") ;;
+	jdupes-p) cmd=(jdupes -q -p -L -r "${TR[@]}") ;;
+	rdfind) cmd=(rdfind -outputname "$W/rdfind.txt" -makehardlinks true "${TR[@]}") ;;
+	esac
+	/usr/bin/time -f '%e %U %S' -o "$W/time" "${cmd[@]}" >/dev/null
+	read -r wall usr sys < "$W/time"
+	inos "${TR[@]}" > "$W/after"
+	T[$name.$mode]=$wall
+	C[$name.$mode]=$(echo "$usr + $sys" | bc)
+	L[$name]=$(linked "$W/before" "$W/after")
+	B[$name]=$(( u0 - $(usage "${TR[@]}") ))
+}
+TOOLS=(layerctl jdupes jdupes-p rdfind)
+for t in "${TOOLS[@]}"; do
+	for m in cold warm; do log "$t ($m)"; run "$t" "$m"; done
+done
+printf '\n%-10s %8s %8s %8s %8s %8s %14s\n' tool "cold s" "cpu s" "warm s" "cpu s" linked "bytes saved"
+for t in "${TOOLS[@]}"; do
+	printf '%-10s %8.2f %8.2f %8.2f %8.2f %8d %14d\n' "$t" "${T[$t.cold]}" "${C[$t.cold]}" \
+		"${T[$t.warm]}" "${C[$t.warm]}" "${L[$t]}" "${B[$t]}"
+done
+
+# --- incremental: one more layer ------------------------------------------------------
+log "incremental"
+s=$W/run; rm -rf "$s"; cp -a "$W/pristine" "$s"
+"$LAYERCTL" --root "$s" dedupe --quiet >/dev/null
+"$LAYERCTL" --root "$s" import -q "$W/three.tar" three:v1.0.0 >/dev/null
+drop_caches
+t0=$(now); js=$("$LAYERCTL" --root "$s" dedupe --json); t1=$(now)
+inc=$(echo "$t1 - $t0" | bc)
+mapfile -t TR < <(trees "$s")
+drop_caches
+t0=$(now); jdupes -q -L -r "${TR[@]}" >/dev/null; t1=$(now)
+jinc=$(echo "$t1 - $t0" | bc)
+printf '\nincremental (cold), one layer of %s files added to a store of %s:\n' \
+	"$(jq .files_scanned <<<"$js")" "$(jq .files <<<"$js")"
+printf '  layerctl dedupe  %6.2f s  (read %s files, hashed %s, linked %s, saved %s bytes)\n' "$inc" \
+	"$(jq .files_scanned <<<"$js")" "$(jq .files_hashed <<<"$js")" "$(jq .files_linked <<<"$js")" "$(jq .bytes_saved <<<"$js")"
+printf '  jdupes -L -r     %6.2f s  (all three trees again)\n' "$jinc"

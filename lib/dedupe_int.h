@@ -1,0 +1,102 @@
+/* Internals of dedupe shared by dedupe*.c (see dedupe.h). */
+#ifndef LAYERFS_DEDUPE_INT_H
+#define LAYERFS_DEDUPE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <xxhash.h>
+
+#include "dedupe.h"
+#include "digest.h"
+
+#define DD_PARTIAL_BLOCK 4096u
+
+enum {
+	DDF_LINKABLE = 1,      /* may become a hardlink of a file in another tree */
+	DDF_PARTIAL = 2,       /* partial hash known */
+	DDF_FULL = 4,          /* full hash known */
+	DDF_FRESH = 8,         /* its layer is new to the index this run */
+	DDF_SKIP = 16,         /* changed under us or unreadable: left alone */
+};
+
+struct dd_file {
+	char *path;            /* relative to the layer tree */
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t ino;
+	uint64_t blocks;       /* st_blocks * 512 */
+	uint64_t partial;
+	XXH128_hash_t full;
+	uint32_t layer;        /* index into dd_ctx.layers */
+	uint32_t flags;
+};
+
+struct dd_layer {
+	char hex[DIGEST_HEX_LEN + 1];
+	int treefd;
+	bool fresh;            /* not in the index (or indexed by a weaker mode) */
+	bool indexed;          /* its files come from the index */
+	char mode;             /* 'h' or 'r': the mode it was last processed with */
+	uint64_t tree_ino, rec_ino;
+	int64_t rec_mtime_ns;
+};
+
+struct dd_ctx {
+	struct store *s;
+	const struct dedupe_opts *o;
+	struct dedupe_stats *st;
+	struct errmsg *e;
+	struct dd_layer *layers;
+	size_t nlayers;
+	struct dd_file *files;
+	size_t nfiles, capfiles;
+	int tmpfd;             /* private temp dir under STORE/tmp, or -1 */
+	int journalfd;         /* STORE/dedupe/journal, or -1 */
+	uint64_t tmpseq;
+	bool reflink_warned;
+	char *buf_a, *buf_b;   /* read buffers */
+	struct dd_closer *closer;   /* closes replaced files, or NULL */
+	char **journaled;      /* "layer/dir" already in the journal this run */
+	size_t njournaled, capjournaled;
+};
+
+#define DD_BUF (256u << 10)
+
+/* dedupe_index.c */
+int dd_index_load(struct dd_ctx *c);
+int dd_index_save(struct dd_ctx *c);
+int dd_dir(struct store *s, bool create);
+int dd_add_file(struct dd_ctx *c, const struct dd_file *f);
+
+/* dedupe_scan.c */
+int dd_scan_layer(struct dd_ctx *c, uint32_t layer);
+int dd_open_file(struct dd_ctx *c, const struct dd_file *f);
+int dd_hash_partial(struct dd_ctx *c, struct dd_file *f);
+int dd_hash_full(struct dd_ctx *c, struct dd_file *f);
+
+/* dedupe_group.c: one group of files with equal size and hashes. */
+int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n);
+
+/* dedupe_closer.c: close (and so free) replaced files on another thread. */
+int dd_closer_start(struct dd_ctx *c);
+void dd_close_later(struct dd_ctx *c, int fd);
+void dd_closer_stop(struct dd_ctx *c);
+
+/* dedupe_link.c */
+/* Canonical metadata of an open file: mode, owner, mtime, size, sorted
+ * xattrs without user.layerfs.*; malloc'd into *OUT, length *LEN. */
+int dd_meta(int fd, char **out, size_t *len);
+int dd_same_bytes(struct dd_ctx *c, int a, int b, uint64_t size);
+/* Replace DUP's name by a name of the keeper (open as KEEPERFD, inode
+ * KEEPER_INO): linked in the temp area, renamed over DUP.  -ESTALE when
+ * the name is no longer DUP's inode. */
+int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const struct dd_file *dup);
+int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint64_t *shared);
+int dd_journal_replay(struct dd_ctx *c);
+void dd_journal_done(struct dd_ctx *c);
+/* The test hook: LAYERCTL_DEDUPE_KILL=POINT:N kills the process at POINT
+ * ("xattr", "link", "rename") of the Nth join. */
+void dd_kill_point(const char *point);
+
+#endif

@@ -1,0 +1,336 @@
+/* Joining files for dedupe: metadata and byte comparison, the atomic
+ * replacement of a name by a hardlink, extent sharing, and the journal of
+ * directory times that makes a killed run repairable. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "dedupe_int.h"
+#include "fsutil.h"
+#include "strbuf.h"
+
+void dd_kill_point(const char *point)
+{
+	static long count;
+	const char *env = getenv("LAYERCTL_DEDUPE_KILL");
+	size_t n = strlen(point);
+	if (!env || strncmp(env, point, n) || env[n] != ':')
+		return;
+	if (++count == strtol(env + n + 1, NULL, 10))
+		raise(SIGKILL);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int put_xattrs(int fd, struct strbuf *sb)
+{
+	ssize_t len = flistxattr(fd, NULL, 0);
+	if (len <= 0)
+		return len < 0 && errno != ENOTSUP ? -errno : 0;
+	_cleanup_free_ char *names = malloc((size_t)len);
+	if (!names)
+		return -ENOMEM;
+	len = flistxattr(fd, names, (size_t)len);
+	if (len < 0)
+		return -errno;    /* changed meanwhile: the caller skips */
+	size_t count = 0;
+	for (ssize_t k = 0; k < len; k += (ssize_t)strlen(names + k) + 1)
+		count++;
+	_cleanup_free_ char **v = calloc(count + 1, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	size_t m = 0;
+	for (ssize_t k = 0; k < len; k += (ssize_t)strlen(names + k) + 1)
+		if (strncmp(names + k, DEDUPE_XATTR_PREFIX, strlen(DEDUPE_XATTR_PREFIX)))
+			v[m++] = names + k;
+	qsort(v, m, sizeof(char *), cmp_str);
+	char small[512];
+	for (size_t k = 0; k < m; k++) {
+		ssize_t vl = fgetxattr(fd, v[k], small, sizeof(small));
+		_cleanup_free_ char *big = NULL;
+		const char *val = small;
+		if (vl < 0 && errno == ERANGE) {
+			vl = fgetxattr(fd, v[k], NULL, 0);
+			big = vl >= 0 ? malloc((size_t)vl + 1) : NULL;
+			vl = big ? fgetxattr(fd, v[k], big, (size_t)vl + 1) : -1;
+			val = big;
+		}
+		if (vl < 0)
+			return -errno ? -errno : -ENOMEM;
+		int r = sb_printf(sb, "%s=%zd:", v[k], vl);
+		if (r == 0)
+			r = sb_append(sb, val, (size_t)vl);
+		if (r == 0)
+			r = sb_putc(sb, '\n');
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int dd_meta(int fd, char **out, size_t *len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	int r = sb_printf(&sb, "%o %u %u %lld.%09ld %lld\n", st.st_mode, st.st_uid, st.st_gid,
+			  (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
+	if (r == 0)
+		r = put_xattrs(fd, &sb);
+	if (r < 0)
+		return r;
+	*len = sb.len;
+	*out = sb_detach(&sb);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* 1 when A and B hold the same SIZE bytes, 0 when not, or -errno. */
+int dd_same_bytes(struct dd_ctx *c, int a, int b, uint64_t size)
+{
+	uint64_t off = 0;
+	while (off < size) {
+		size_t want = size - off < DD_BUF ? (size_t)(size - off) : DD_BUF;
+		ssize_t na = RETRY_EINTR(pread(a, c->buf_a, want, (off_t)off));
+		ssize_t nb = RETRY_EINTR(pread(b, c->buf_b, want, (off_t)off));
+		if (na < 0 || nb < 0)
+			return -errno;
+		if (na != (ssize_t)want || nb != (ssize_t)want)
+			return 0;    /* shrank meanwhile */
+		if (memcmp(c->buf_a, c->buf_b, want))
+			return 0;
+		off += want;
+	}
+	return 1;
+}
+
+static int put_escaped(struct strbuf *sb, const char *p)
+{
+	for (; *p; p++) {
+		int r = *p == '\n' ? sb_puts(sb, "\\n") : *p == '\\' ? sb_puts(sb, "\\\\") : sb_putc(sb, *p);
+		if (r < 0)
+			return r;
+	}
+	return sb_putc(sb, '\n');
+}
+
+/* Record DIR's times before its entries change: a run killed between
+ * the rename and the restore leaves them here for the next run. */
+/* Has this run journaled DIR of layer HEX already (its first record holds
+ * the original times)?  Adds it when not. */
+static int journaled(struct dd_ctx *c, const char *hex, const char *dir)
+{
+	_cleanup_free_ char *key = NULL;
+	if (asprintf(&key, "%s/%s", hex, dir) < 0)
+		return -ENOMEM;
+	/* Links come group by group, so a directory recurs anywhere: look
+	 * from the newest, where the recent ones are. */
+	for (size_t k = c->njournaled; k-- > 0;)
+		if (!strcmp(c->journaled[k], key))
+			return 1;
+	if (c->njournaled == c->capjournaled) {
+		size_t cap = c->capjournaled ? c->capjournaled * 2 : 64;
+		char **v = realloc(c->journaled, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->journaled = v;
+		c->capjournaled = cap;
+	}
+	c->journaled[c->njournaled++] = TAKE_PTR(key);
+	return 0;
+}
+
+static int journal_dir(struct dd_ctx *c, const char *hex, const char *dir, const struct stat *st)
+{
+	int seen = journaled(c, hex, dir);
+	if (seen != 0)
+		return seen < 0 ? seen : 0;
+	if (c->journalfd < 0) {
+		_cleanup_close_ int dd = dd_dir(c->s, true);
+		if (dd < 0)
+			return dd;
+		c->journalfd = openat(dd, "journal", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (c->journalfd < 0)
+			return -errno;
+	}
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	int r = sb_printf(&sb, "D %s %lld %ld %lld %ld ", hex, (long long)st->st_atim.tv_sec,
+			  st->st_atim.tv_nsec, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	if (r == 0)
+		r = put_escaped(&sb, dir);
+	return r < 0 ? r : write_all(c->journalfd, sb.s, sb.len);
+}
+
+int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const struct dd_file *dup)
+{
+	const struct dd_layer *l = &c->layers[dup->layer];
+	_cleanup_free_ char *dir = strdup(dup->path);
+	if (!dir)
+		return -ENOMEM;
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : dup->path;
+	if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	_cleanup_close_ int dirfd = open_dir_beneath(l->treefd, dir, O_RDONLY);
+	if (dirfd < 0)
+		return dirfd;
+	struct stat dst, fst;
+	if (fstat(dirfd, &dst) < 0 || fstatat(dirfd, base, &fst, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	/* Only the very file that was compared is replaced. */
+	if ((uint64_t)fst.st_ino == keeper_ino)
+		return 0;
+	if ((uint64_t)fst.st_ino != dup->ino || !S_ISREG(fst.st_mode) || (uint64_t)fst.st_size != dup->size)
+		return -ESTALE;
+	int r = journal_dir(c, l->hex, dir, &dst);
+	if (r < 0)
+		return r;
+	char tmp[64], proc[64];
+	snprintf(tmp, sizeof(tmp), "link-%" PRIu64, ++c->tmpseq);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", keeperfd);
+	if (linkat(AT_FDCWD, proc, c->tmpfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	dd_kill_point("link");
+	if (renameat(c->tmpfd, tmp, dirfd, base) < 0) {
+		r = -errno;
+		unlinkat(c->tmpfd, tmp, 0);
+		return r;
+	}
+	dd_kill_point("rename");
+	/* A mount shows the directory's mtime: the rename must not change it. */
+	const struct timespec times[2] = { dst.st_atim, dst.st_mtim };
+	if (futimens(dirfd, times) < 0)
+		return -errno;
+	return 0;
+}
+
+int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint64_t *shared)
+{
+	(void)c;
+	const uint64_t chunk = 16u << 20;
+	/* One destination: the range header and its one info record. */
+	union {
+		struct file_dedupe_range r;
+		char bytes[sizeof(struct file_dedupe_range) + sizeof(struct file_dedupe_range_info)];
+	} req;
+	struct file_dedupe_range_info *info = &req.r.info[0];
+	uint64_t off = 0;
+	*shared = 0;
+	while (off < size) {
+		memset(&req, 0, sizeof(req));
+		req.r.src_offset = off;
+		req.r.src_length = size - off < chunk ? size - off : chunk;
+		req.r.dest_count = 1;
+		info->dest_fd = dstfd;
+		info->dest_offset = off;
+		if (ioctl(srcfd, FIDEDUPERANGE, &req) < 0)
+			return -errno;
+		if (info->status == FILE_DEDUPE_RANGE_DIFFERS)
+			return -EILSEQ;
+		if (info->status < 0)
+			return info->status;
+		if (!info->bytes_deduped)
+			break;
+		off += info->bytes_deduped;
+		*shared += info->bytes_deduped;
+	}
+	return 0;
+}
+
+static struct dd_layer *layer_by_hex(struct dd_ctx *c, const char *hex)
+{
+	for (size_t k = 0; k < c->nlayers; k++)
+		if (!strcmp(c->layers[k].hex, hex))
+			return &c->layers[k];
+	return NULL;
+}
+
+static void unescape_inplace(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+			*o++ = *s == 'n' ? '\n' : *s;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* Put back the times of directories a killed run left changed.  The first
+ * line of a directory holds its original times. */
+int dd_journal_replay(struct dd_ctx *c)
+{
+	_cleanup_close_ int dd = dd_dir(c->s, false);
+	if (dd < 0)
+		return dd == -ENOENT ? 0 : dd;
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = read_file_at(dd, "journal", 1u << 30, &data, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	/* Lines in reverse: the earliest record of a directory is applied
+	 * last and wins. */
+	char **lines = NULL;
+	size_t n = 0;
+	for (char *save = NULL, *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char **v = realloc(lines, (n + 1) * sizeof(*v));
+		if (!v) {
+			free(lines);
+			return -ENOMEM;
+		}
+		lines = v;
+		lines[n++] = l;
+	}
+	while (n-- > 0) {
+		char hex[80];
+		long long as, ms;
+		long an, mn;
+		int off = 0;
+		if (sscanf(lines[n], "D %79s %lld %ld %lld %ld %n", hex, &as, &an, &ms, &mn, &off) != 5 || !off)
+			continue;
+		struct dd_layer *l = layer_by_hex(c, hex);
+		if (!l)
+			continue;
+		char *dir = lines[n] + off;
+		unescape_inplace(dir);
+		_cleanup_close_ int fd = open_dir_beneath(l->treefd, dir, O_RDONLY);
+		const struct timespec t[2] = { { as, an }, { ms, mn } };
+		if (fd >= 0)
+			futimens(fd, t);
+	}
+	free(lines);
+	if (unlinkat(dd, "journal", 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+void dd_journal_done(struct dd_ctx *c)
+{
+	if (c->journalfd < 0)
+		return;
+	close(c->journalfd);
+	c->journalfd = -1;
+	_cleanup_close_ int dd = dd_dir(c->s, false);
+	if (dd >= 0)
+		unlinkat(dd, "journal", 0);
+}
