@@ -245,9 +245,14 @@ static int read_json_item(struct import_ctx *c, struct entry_source *es, struct 
 static int archive_entry_item(struct import_ctx *c, struct archive *a, struct archive_entry *ae)
 {
 	_cleanup_free_ char *path = NULL;
-	if (normalize_entry_path(archive_entry_pathname(ae), &path) < 0)
-		return err_set(c->e, -EPERM, "archive entry '%s' has '..' in its name",
-			       archive_entry_pathname(ae));
+	const char *raw = archive_entry_pathname(ae);
+	/* libarchive has no name for an entry whose header holds none. */
+	if (!raw)
+		return err_set(c->e, -EINVAL, "archive entry without a name");
+	int r = normalize_entry_path(raw, &path);
+	if (r < 0)
+		return err_set(c->e, r == -EINVAL ? -EPERM : r,
+			       "archive entry '%s' has '..' in its name", raw);
 	const char *hl = archive_entry_hardlink(ae);
 	mode_t type = archive_entry_filetype(ae);
 	if (hl || type == AE_IFLNK) {
@@ -277,7 +282,7 @@ static int archive_entry_item(struct import_ctx *c, struct archive *a, struct ar
 	if (!it)
 		return -ENOMEM;
 	struct entry_source es = { .a = a, .label = it->path };
-	int r = entry_fill_peek(&es, c->e);
+	r = entry_fill_peek(&es, c->e);
 	if (r < 0)
 		return r;
 	const unsigned char *p = (const unsigned char *)es.peek;

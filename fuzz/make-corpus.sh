@@ -1,0 +1,72 @@
+#!/bin/bash
+# Regenerate the seed corpora of the import-path harnesses from a small
+# real image: layers as tar, tar+gzip and tar+zstd; the image as a
+# docker-save archive and an OCI archive (skopeo); its JSON documents; and
+# for plan_fuzz the documents joined as that harness reads them.
+# Needs umoci, skopeo, tar, gzip, zstd, jq.
+set -euo pipefail
+cd "$(dirname "$0")"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+mkdir -p corpus/import corpus/json corpus/plan
+
+r=$T/rootfs
+mkdir -p "$r/etc" "$r/bin" "$r/d/sub"
+printf 'root:x:0:0::/:/bin/sh\n' >"$r/etc/passwd"
+printf 'hi\n' >"$r/d/sub/f"
+ln -s ../etc/passwd "$r/bin/link"
+ln "$r/etc/passwd" "$r/etc/passwd-hard"
+mkfifo "$r/d/fifo"
+: >"$r/d/.wh.gone"
+: >"$r/d/sub/.wh..wh..opq"
+tar --sort=name --mtime=@0 --owner=0 --group=0 -C "$r" -cf corpus/import/layer.tar .
+gzip -9n <corpus/import/layer.tar >corpus/import/layer.tar.gz
+zstd -q -19 <corpus/import/layer.tar >corpus/import/layer.tar.zst
+
+# umoci writes its own whiteouts: give it the tree without ours.
+cp -a "$r" "$T/clean"
+find "$T/clean" -name '.wh.*' -delete
+umoci init --layout "$T/oci" >/dev/null
+umoci new --image "$T/oci:v1" >/dev/null
+umoci insert --image "$T/oci:v1" "$T/clean/etc" /etc >/dev/null
+umoci insert --image "$T/oci:v1" "$T/clean/d" /d >/dev/null
+umoci config --image "$T/oci:v1" --config.cmd /bin/sh >/dev/null
+rm -f corpus/import/docker-archive.tar corpus/import/oci-archive.tar
+skopeo copy -q "oci:$T/oci:v1" docker-archive:corpus/import/docker-archive.tar:seed:v1
+skopeo copy -q "oci:$T/oci:v1" oci-archive:corpus/import/oci-archive.tar:v1
+
+blob() { echo "$T/oci/blobs/sha256/${1#sha256:}"; }
+mdg=$(jq -r '.manifests[0].digest' "$T/oci/index.json")
+cdg=$(jq -r '.config.digest' "$(blob "$mdg")")
+cp "$T/oci/index.json" corpus/json/index.json
+cp "$(blob "$mdg")" corpus/json/manifest.json
+cp "$(blob "$cdg")" corpus/json/config.json
+tar -xOf corpus/import/docker-archive.tar manifest.json >corpus/json/docker-manifest.json
+
+# plan_fuzz: "%%NAME" lines separate documents; layers are short stand-ins.
+{
+	cat "$T/oci/index.json"
+	printf '\n%%%%blobs/sha256/%s\n' "${mdg#sha256:}"; cat "$(blob "$mdg")"
+	printf '\n%%%%blobs/sha256/%s\n' "${cdg#sha256:}"; cat "$(blob "$cdg")"
+	for l in $(jq -r '.layers[].digest' "$(blob "$mdg")"); do
+		printf '\n%%%%blobs/sha256/%s\nmlayer' "${l#sha256:}"
+	done
+} >corpus/plan/oci
+{
+	cat corpus/json/docker-manifest.json
+	dcfg=$(jq -r '.[0].Config' corpus/json/docker-manifest.json)
+	printf '\n%%%%%s\n' "$dcfg"; tar -xOf corpus/import/docker-archive.tar "$dcfg"
+	for l in $(jq -r '.[0].Layers[]' corpus/json/docker-manifest.json); do
+		printf '\n%%%%%s\nmlayer' "$l"
+	done
+} >corpus/plan/docker
+# An image index nested in index.json, as registries serve multi-arch images.
+{
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%064d","size":1}]}' 0
+	printf '\n%%%%\n{"manifests":[{"digest":"%s","platform":{"os":"linux","architecture":"amd64"}}]}' "$mdg"
+	printf '\n%%%%\n'; cat "$(blob "$mdg")"
+	printf '\n%%%%\n'; cat "$(blob "$cdg")"
+	printf '\n%%%%\n\x01layer\n%%%%\n\x01layer'
+} >corpus/plan/nested-index
+chmod 644 corpus/*/*
+ls -l corpus/import corpus/json corpus/plan
