@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct store *s = NULL;
 	if (store_open(root, true, &s, &e) < 0)
 		abort();
-	struct import_opts o = { .name = (size & 1) ? "fuzz:v1" : NULL };
+	struct import_opts o = { .name = (size & 1) ? "fuzz:v1.0.0" : NULL };
 	struct import_result res = { 0 };
 	int r = import_path(s, in, &o, &res, &e);
 	if (r < 0 && !e.msg[0])

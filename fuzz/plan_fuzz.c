@@ -122,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct image_plan *plans = NULL;
 	size_t n = 0;
 	const char *kind = NULL;
-	int r = plans_from_image(&src, (size & 2) ? "fuzz:v1" : NULL, &plans, &n, &kind);
+	int r = plans_from_image(&src, (size & 2) ? "fuzz:v1.0.0" : NULL, &plans, &n, &kind);
 	if (r < 0 && !e.msg[0] && r != -ENOMEM)
 		abort();           /* every refusal says why */
 	for (size_t k = 0; k < n; k++) {
