@@ -22,6 +22,8 @@ mkfifo "$r/d/fifo"
 tar --sort=name --mtime=@0 --owner=0 --group=0 -C "$r" -cf corpus/import/layer.tar .
 gzip -9n <corpus/import/layer.tar >corpus/import/layer.tar.gz
 zstd -q -19 <corpus/import/layer.tar >corpus/import/layer.tar.zst
+mkdir -p corpus/extract
+cp corpus/import/layer.tar corpus/import/layer.tar.gz corpus/import/layer.tar.zst corpus/extract/
 
 # umoci writes its own whiteouts: give it the tree without ours.
 cp -a "$r" "$T/clean"

@@ -29,6 +29,7 @@ done
 harness_opts() {
 	case $1 in
 	import_fuzz) echo "-max_len=262144 -timeout=20 -rss_limit_mb=4096" ;;
+	extract_fuzz) echo "-max_len=65536 -timeout=10 -rss_limit_mb=4096" ;;
 	*) echo "-max_len=65536 -timeout=10" ;;
 	esac
 }
@@ -49,6 +50,8 @@ for h in fuzz/*_fuzz.c; do
 		echo "$name: failed, input saved in fuzz/crashes/ (log: $out/$name.log)"
 		grep -E "^==[0-9]+==ERROR|^SUMMARY|Test unit written" "$out/$name.log" | head -5 || true
 	fi
+	# Scratch directories of harnesses that write files (a crash leaves them).
+	rm -rf /dev/shm/"${name%_fuzz}"-fuzz.* /tmp/"${name%_fuzz}"-fuzz.*
 	grep -E "stat::number_of_executed_units|stat::average_exec_per_sec" "$out/$name.log" | tail -2 || true
 	grep -E "^#[0-9]+.*cov: " "$out/$name.log" | tail -1 || true
 done

@@ -136,7 +136,7 @@ static bool probe_image_archive(const void *buf, size_t len)
 	struct archive *a = archive_read_new();
 	if (!a)
 		return false;
-	archive_read_support_filter_all(a);
+	archive_support_filters(a, true);
 	archive_read_support_format_tar(a);
 	bool img = false;
 	struct archive_entry *ae;
@@ -521,7 +521,7 @@ static int import_image_archive(struct import_ctx *c, struct byte_source *src,
 	struct archive *a = archive_read_new();
 	if (!a)
 		return -ENOMEM;
-	archive_read_support_filter_all(a);
+	archive_support_filters(a, true);
 	archive_read_support_format_tar(a);
 	int r = 0;
 	if (archive_read_open(a, src, NULL, src_read_cb, NULL) != ARCHIVE_OK)

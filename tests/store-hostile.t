@@ -75,5 +75,18 @@ if command -v jq >/dev/null; then
 else
 	tap_skip "content checks of the legal oddities" "'jq' is not installed"
 fi
+# Bytes that start like lrzip, grzip or lzop data are no reason to run
+# those programs: libarchive would run them (from PATH) to decompress.
+fake=$WORK/fakebin; mkdir -p "$fake"
+for p in lrzip grzip lzop; do printf '#!/bin/sh\ntouch %s/ran-%s\ncat >/dev/null\n' "$fake" "$p" >"$fake/$p"; chmod +x "$fake/$p"; done
+printf 'LRZI\0\6xxxxxxxxxxxxxxxxxxxx' >"$WORK/magic-lrzip"
+printf 'GRZipII\0\2\4:)xxxxxxxxxxxxxxxxxxxx' >"$WORK/magic-grzip"
+printf '\211LZO\0\r\n\032\nxxxxxxxxxxxxxxxxxxxx' >"$WORK/magic-lzop"
+for p in lrzip grzip lzop; do
+	PATH=$fake:$PATH "$LAYERCTL" import -q "$WORK/magic-$p" magic:v1.0.0 >/dev/null 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && [ ! -e "$fake/ran-$p" ] && tap_ok "$p magic: refused (exit $rc) without running $p" ||
+		tap_not_ok "$p magic: refused without running $p" "exit $rc, ran: $(ls "$fake" | grep ran- || true)"
+done
 check "verify passes after the whole corpus" "$LAYERCTL" verify
 tap_done
