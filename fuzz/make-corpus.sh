@@ -22,8 +22,35 @@ mkfifo "$r/d/fifo"
 tar --sort=name --mtime=@0 --owner=0 --group=0 -C "$r" -cf corpus/import/layer.tar .
 gzip -9n <corpus/import/layer.tar >corpus/import/layer.tar.gz
 zstd -q -19 <corpus/import/layer.tar >corpus/import/layer.tar.zst
+# extract_fuzz: an even first byte, then an archive; an odd one, then
+# entries the harness writes as a tar itself (extract_fuzz.c, build_tar).
 mkdir -p corpus/extract
-cp corpus/import/layer.tar corpus/import/layer.tar.gz corpus/import/layer.tar.zst corpus/extract/
+for f in layer.tar layer.tar.gz layer.tar.zst; do
+	{ printf '\0'; cat "corpus/import/$f"; } >"corpus/extract/raw-$f"
+done
+python3 - corpus/extract <<'PY'
+import os, sys
+def ent(t, name, perm=0o644, link=b"", data=b"", uid=0, xattr=None):
+    b = bytes([t | (0x40 if xattr is not None else 0)]) + bytes([len(name)]) + name
+    b += bytes([perm >> 4 & 0xff, perm & 0xf]) + (bytes([uid]) if t & 0x80 else b"") + bytes([0, 0])
+    if t % 8 in (2, 3): b += bytes([len(link)]) + link
+    if t % 8 in (5, 6): b += bytes([1, 3])
+    if xattr is not None: b += bytes([len(xattr)]) + xattr
+    if t % 8 == 0: b += bytes([len(data)]) + data
+    return b
+seeds = {
+    "entries-basic": b"\x01\x00" + ent(1, b"d", 0o755) + ent(0, b"d/f", data=b"hello")
+        + ent(2, b"d/l", link=b"f") + ent(3, b"d/h", link=b"d/f") + ent(4, b"d/p"),
+    "entries-escape": b"\x01\x00" + ent(2, b"d", link=b"/etc") + ent(0, b"d/passwd", data=b"x")
+        + ent(0, b"../x", data=b"y") + ent(3, b"h", link=b"../../etc/passwd"),
+    "entries-replace": b"\x01\x01" + ent(1, b"a/b", 0o700) + ent(0, b"a", data=b"file now")
+        + ent(2, b"a", link=b"x") + ent(1, b"a", 0) + ent(0, b"a/.wh.x") + ent(0, b"a/.wh..wh..opq"),
+    "entries-owners": b"\x01\x00" + ent(0x80, b"o", 0o4755, uid=33, data=b"s") + ent(5, b"dev", 0o600)
+        + ent(0x20, b"x", xattr=b"0:0:0755"),
+}
+for k, v in seeds.items():
+    open(os.path.join(sys.argv[1], k), "wb").write(v)
+PY
 
 # umoci writes its own whiteouts: give it the tree without ours.
 cp -a "$r" "$T/clean"
