@@ -90,6 +90,9 @@ demo:
 # The long data-integrity run: 1,000,000 operations over several processes.
 stress: all
 	LAYERFS_BUILD=$(abspath $(BUILD)) STRESS_OPS=250000 STRESS_PROCS=4 prove -v tests/stress.t
+	LAYERFS_BUILD=$(abspath $(BUILD)) LEAK_ROUNDS=40 LEAK_OPS=20000 LEAK_FILES=400 prove -v tests/leak-daemon.t
+	LAYERFS_BUILD=$(abspath $(BUILD)) STRESSNG_SECONDS=20 prove -v tests/stress-ng.t
+	LAYERFS_BUILD=$(abspath $(BUILD)) KILL_LOAD_SECONDS=20 prove -v tests/fault-kill-daemon.t
 
 fuzz:
 	./fuzz/run.sh
