@@ -172,7 +172,7 @@ static int parse_string_raw(struct parser *ps, struct strbuf *sb)
 		}
 		if (e != 'u')
 			return fail(ps, "bad escape");
-		unsigned cp;
+		unsigned cp = 0;
 		int r = parse_hex4(ps, &cp);
 		if (r < 0)
 			return r;

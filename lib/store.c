@@ -294,7 +294,7 @@ int store_read_blob(struct store *s, const char *digest, char **data, size_t *le
 int store_read_blob_json(struct store *s, const char *digest, struct json **out, struct errmsg *e)
 {
 	_cleanup_free_ char *data = NULL;
-	size_t len;
+	size_t len = 0;
 	int r = store_read_blob(s, digest, &data, &len, e);
 	if (r < 0)
 		return r;
