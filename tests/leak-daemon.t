@@ -20,7 +20,7 @@ FILES=${LEAK_FILES:-100}
 RSS_SLACK_KB=${LEAK_RSS_SLACK_KB:-65536}
 
 # On a tmpfs: the workload fsyncs, and a busy disk would only add waiting.
-D=$D/t
+D=$T/t
 mkdir -p "$D" && mount -t tmpfs -o size=512m tmpfs "$D" && OVL_MOUNTS+=("$D")
 mkdir -p "$D"/{l,u,w,m}
 for k in $(seq 0 $((FILES - 1))); do head -c $((4096 + k * 64)) /dev/urandom >"$D/l/l$k"; done
