@@ -7,6 +7,7 @@
 #   make install PREFIX=/usr/local
 #   make demo                 end-to-end demo on a busybox-static image
 #   make bench                benchmarks against the peers (never part of test)
+#   make fuzz | stress | analyze   fuzzing, long fault/leak runs, static checks
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -50,7 +51,7 @@ ifneq ($(TOOL_SRC),)
   BINS += $(BUILD)/layerctl
 endif
 
-.PHONY: all test unit demo bench install clean check-deps fuzz stress
+.PHONY: all test unit demo bench install clean check-deps fuzz stress analyze
 all: $(BINS) $(UNIT_BIN) $(TTOOL_BIN)
 
 $(BUILD)/%.o: %.c
@@ -90,9 +91,16 @@ demo:
 # The long data-integrity run: 1,000,000 operations over several processes.
 stress: all
 	LAYERFS_BUILD=$(abspath $(BUILD)) STRESS_OPS=250000 STRESS_PROCS=4 prove -v tests/stress.t
+	LAYERFS_BUILD=$(abspath $(BUILD)) LEAK_ROUNDS=40 LEAK_OPS=20000 LEAK_FILES=400 prove -v tests/leak-daemon.t
+	LAYERFS_BUILD=$(abspath $(BUILD)) STRESSNG_SECONDS=20 prove -v tests/stress-ng.t
+	LAYERFS_BUILD=$(abspath $(BUILD)) KILL_LOAD_SECONDS=20 prove -v tests/fault-kill-daemon.t
 
 fuzz:
 	./fuzz/run.sh
+
+# cppcheck and clang's analyzer; analyze/*.supp explain what they let pass.
+analyze:
+	./scripts/analyze.sh
 
 # The daemon is built if it can be; bench/run.sh skips layerfs, saying why,
 # when there is no working binary (LAYERFS=/path/to/layerfs overrides).
@@ -107,6 +115,6 @@ install: all
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-analyze
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

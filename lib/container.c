@@ -213,7 +213,7 @@ int container_find(const char *root, const char *ref, char **cdir, struct msgbuf
 		_cleanup_free_ char *p = NULL;
 		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
 			return -ENOMEM;
-		struct container_record c;
+		struct container_record c = { 0 };
 		if (container_read_record(p, &c) < 0)
 			continue;
 		bool byname = c.name && !strcmp(c.name, ref);

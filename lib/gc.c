@@ -61,8 +61,8 @@ static int collect_refs(const struct image_list *l, struct refset *rs)
 }
 
 /* Remove (or count) every entry of DIRFD whose name is not in KEEP. */
-static int sweep(int dirfd, char **keep, size_t nkeep, bool dry_run, uint64_t *count,
-		 uint64_t *bytes)
+static int sweep(struct store *s, int dirfd, char **keep, size_t nkeep, bool dry_run,
+		 uint64_t *count, uint64_t *bytes)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	int r = opendir_at(dirfd, &d);
@@ -74,7 +74,9 @@ static int sweep(int dirfd, char **keep, size_t nkeep, bool dry_run, uint64_t *c
 		    listed(keep, nkeep, de->d_name))
 			continue;
 		uint64_t b = 0;
-		r = dry_run ? du_at(dirfd, de->d_name, &b) : rm_rf_at(dirfd, de->d_name, &b);
+		/* Never half-removed in place: a kill would leave a layer whose
+		 * tree lacks files its layer.json lists. */
+		r = dry_run ? du_at(dirfd, de->d_name, &b) : store_discard(s, dirfd, de->d_name, &b);
 		if (r < 0)
 			return r;
 		*bytes += b;
@@ -104,9 +106,9 @@ int gc_collect(struct store *s, bool dry_run, struct gc_stats *st, struct errmsg
 	images_free(&l);
 	struct gc_stats out = { 0 };
 	if (r == 0)
-		r = sweep(s->blobsfd, rs.blobs, rs.nblobs, dry_run, &out.blobs, &out.bytes);
+		r = sweep(s, s->blobsfd, rs.blobs, rs.nblobs, dry_run, &out.blobs, &out.bytes);
 	if (r == 0)
-		r = sweep(s->layersfd, rs.layers, rs.nlayers, dry_run, &out.layers, &out.bytes);
+		r = sweep(s, s->layersfd, rs.layers, rs.nlayers, dry_run, &out.layers, &out.bytes);
 	if (r == 0)
 		r = store_clean_temp(s, dry_run, &out.bytes, &out.temps);
 	refset_free(&rs);

@@ -143,7 +143,7 @@ static bool probe_image_archive(const void *buf, size_t len)
 	struct archive *a = archive_read_new();
 	if (!a)
 		return false;
-	archive_read_support_filter_all(a);
+	archive_support_filters(a, true);
 	archive_read_support_format_tar(a);
 	bool img = false;
 	struct archive_entry *ae;
@@ -366,9 +366,14 @@ static void load_known(struct import_ctx *c)
 static int archive_entry_item(struct import_ctx *c, struct archive *a, struct archive_entry *ae)
 {
 	_cleanup_free_ char *path = NULL;
-	if (normalize_entry_path(archive_entry_pathname(ae), &path) < 0)
-		return err_set(c->e, -EPERM, "archive entry '%s' has '..' in its name",
-			       archive_entry_pathname(ae));
+	const char *raw = archive_entry_pathname(ae);
+	/* libarchive has no name for an entry whose header holds none. */
+	if (!raw)
+		return err_set(c->e, -EINVAL, "archive entry without a name");
+	int r = normalize_entry_path(raw, &path);
+	if (r < 0)
+		return err_set(c->e, r == -EINVAL ? -EPERM : r,
+			       "archive entry '%s' has '..' in its name", raw);
 	const char *hl = archive_entry_hardlink(ae);
 	mode_t type = archive_entry_filetype(ae);
 	if (hl || type == AE_IFLNK) {
@@ -398,7 +403,7 @@ static int archive_entry_item(struct import_ctx *c, struct archive *a, struct ar
 	if (!it)
 		return -ENOMEM;
 	struct entry_source es = { .a = a, .label = it->path };
-	int r = entry_fill_peek(&es, c->e);
+	r = entry_fill_peek(&es, c->e);
 	if (r < 0)
 		return r;
 	const unsigned char *p = (const unsigned char *)es.peek;
@@ -647,7 +652,7 @@ static int import_image_archive(struct import_ctx *c, struct byte_source *src,
 	struct archive *a = archive_read_new();
 	if (!a)
 		return -ENOMEM;
-	archive_read_support_filter_all(a);
+	archive_support_filters(a, true);
 	archive_read_support_format_tar(a);
 	int r = 0;
 	if (archive_read_open(a, src, NULL, src_read_cb, NULL) != ARCHIVE_OK)

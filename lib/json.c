@@ -172,7 +172,7 @@ static int parse_string_raw(struct parser *ps, struct strbuf *sb)
 		}
 		if (e != 'u')
 			return fail(ps, "bad escape");
-		unsigned cp;
+		unsigned cp = 0;
 		int r = parse_hex4(ps, &cp);
 		if (r < 0)
 			return r;
@@ -238,11 +238,15 @@ static int parse_number(struct parser *ps, struct json *j)
 		if (!big)
 			return -ENOMEM;
 		j->d = strtod(big, NULL);
-		return 0;
+		return isfinite(j->d) ? 0 : fail(ps, "number out of range");
 	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	j->d = strtod(tmp, NULL);
+	/* 1e999 has no double: refused rather than read as infinity, which
+	 * the writer could only turn into null. */
+	if (!isfinite(j->d))
+		return fail(ps, "number out of range");
 	if (integral) {
 		errno = 0;
 		long long v = strtoll(tmp, NULL, 10);
@@ -585,6 +589,17 @@ struct json *json_clone(const struct json *j)
 	return c;
 }
 
+/* A number read with a fraction or exponent stays one when read back:
+ * 22.0 is written "22.0", not "22", which would read as an integer. */
+static int write_double(double d, struct strbuf *out)
+{
+	char buf[40];
+	snprintf(buf, sizeof(buf), "%.17g", d);
+	if (!strpbrk(buf, ".e"))
+		strcat(buf, ".0");
+	return sb_puts(out, buf);
+}
+
 static int write_string(const char *s, size_t len, struct strbuf *out)
 {
 	int r = sb_grow(out, len + 2);
@@ -637,7 +652,7 @@ static int write_value(const struct json *j, int indent, int level, struct strbu
 			return sb_printf(out, "%lld", (long long)j->i);
 		if (!isfinite(j->d))
 			return sb_puts(out, "null");
-		return sb_printf(out, "%.17g", j->d);
+		return write_double(j->d, out);
 	case JSON_STRING: return write_string(j->s, j->slen, out);
 	case JSON_ARRAY:
 	case JSON_OBJECT: break;

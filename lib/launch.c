@@ -181,7 +181,7 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	}
 	close(c->err_w);
 	sync_post(c->status_w, init);
-	int st, code = 255;
+	int st = 0, code = 255;
 	if (RETRY_EINTR(waitpid(init, &st, 0)) == init)
 		code = wait_status_code(st);
 	char merged[4200];
@@ -233,7 +233,7 @@ static void read_message(int fd, struct msgbuf *m)
 
 static int reap_holder(pid_t pid)
 {
-	int st;
+	int st = 0;
 	if (RETRY_EINTR(waitpid(pid, &st, 0)) < 0)
 		return 255;
 	return wait_status_code(st);

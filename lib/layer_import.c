@@ -70,6 +70,16 @@ bool sniff_tar_header(const unsigned char *p, size_t len)
 	return want == sum;
 }
 
+void archive_support_filters(struct archive *a, bool image_archive)
+{
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	if (image_archive) {
+		archive_read_support_filter_bzip2(a);
+		archive_read_support_filter_xz(a);
+	}
+}
+
 static int raw_pull(struct raw_stage *r, const void **buf, size_t *len)
 {
 	if (r->prefix_off < r->prefix_len) {
@@ -359,7 +369,7 @@ static int open_blob(struct raw_stage *raw, struct producer *prod, struct archiv
 	*dec = archive_read_new();
 	if (!*dec || hasher_init(&prod->tarh) < 0)
 		return -ENOMEM;
-	archive_read_support_filter_all(*dec);
+	archive_support_filters(*dec, false);
 	archive_read_support_format_raw(*dec);
 	r = open_stage(*dec, raw, raw_read_cb, label, e);
 	if (r < 0)

@@ -43,6 +43,13 @@ const char *sniff_compression(const unsigned char *p, size_t len);
 /* True when P (at least 512 bytes) starts like a tar header. */
 bool sniff_tar_header(const unsigned char *p, size_t len);
 
+struct archive;
+/* Enable on A the decompressors an input may use: gzip and zstd (layers),
+ * and for whole image archives also bzip2 and xz.  Never libarchive's
+ * "all", which runs external programs (lrzip, lzop, grzip...) on bytes
+ * that merely start with their magic. */
+void archive_support_filters(struct archive *a, bool image_archive);
+
 /* Import from SRC into temp directory TMPFD; LABEL names the blob in
  * messages; SEQ makes the temp names unique within TMPFD. */
 int layer_import(struct byte_source *src, int tmpfd, const char *label, unsigned seq,

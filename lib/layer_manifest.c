@@ -53,7 +53,7 @@ static int rehash(struct layer_manifest *m, size_t nslots)
 
 struct layer_entry *lm_find(struct layer_manifest *m, const char *path)
 {
-	if (!m->nslots)
+	if (!m->nslots || !m->slots)
 		return NULL;
 	size_t s = m->slots[slot_of(m, path)];
 	return s == SIZE_MAX ? NULL : &m->e[s];

@@ -221,6 +221,18 @@ int store_clean_temp(struct store *s, bool dry_run, uint64_t *freed, uint64_t *c
 	return 0;
 }
 
+int store_discard(struct store *s, int dirfd, const char *name, uint64_t *freed)
+{
+	char hex[17];
+	random_hex(hex);
+	_cleanup_free_ char *tmp = NULL;
+	if (asprintf(&tmp, "discard-%d-%s", (int)getpid(), hex) < 0)
+		return -ENOMEM;
+	if (renameat(dirfd, name, s->tmpfd, tmp) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return rm_rf_at(s->tmpfd, tmp, freed);
+}
+
 int store_read_index(struct store *s, struct json **out, struct errmsg *e)
 {
 	_cleanup_free_ char *data = NULL;
@@ -282,7 +294,7 @@ int store_read_blob(struct store *s, const char *digest, char **data, size_t *le
 int store_read_blob_json(struct store *s, const char *digest, struct json **out, struct errmsg *e)
 {
 	_cleanup_free_ char *data = NULL;
-	size_t len;
+	size_t len = 0;
 	int r = store_read_blob(s, digest, &data, &len, e);
 	if (r < 0)
 		return r;

@@ -61,6 +61,12 @@ int store_mktemp(struct store *s, const char *prefix, char **name, int *fd, stru
  * DRY_RUN only counts.  Call with the exclusive lock held. */
 int store_clean_temp(struct store *s, bool dry_run, uint64_t *freed, uint64_t *count);
 
+/* Remove DIRFD/NAME (a blob or a layer directory) so that no reader sees
+ * it half gone: it is renamed into tmp/ first, then deleted there; a kill
+ * part-way leaves a temp leftover, which the next cleaner removes.  Adds
+ * the bytes freed.  Call with the exclusive lock held. */
+int store_discard(struct store *s, int dirfd, const char *name, uint64_t *freed);
+
 /* index.json: read (an empty index when missing) and replace atomically. */
 int store_read_index(struct store *s, struct json **out, struct errmsg *e);
 int store_write_index(struct store *s, const struct json *index, struct errmsg *e);

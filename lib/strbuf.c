@@ -11,7 +11,7 @@ int sb_grow(struct strbuf *sb, size_t extra)
 	if (extra > (size_t)-1 / 2 - sb->len)
 		return -ENOMEM;
 	size_t need = sb->len + extra + 1;
-	if (need <= sb->cap)
+	if (sb->s && need <= sb->cap)
 		return 0;
 	size_t cap = sb->cap ? sb->cap : 64;
 	while (cap < need)

@@ -1,8 +1,8 @@
 #!/bin/bash
 # The committed corpus of hostile and broken inputs (tests/data/hostile,
-# made by tests/data/make-hostile.sh): each input that must fail gives one
-# clear error, writes nothing outside the store and leaves the store byte
-# for byte as before; the odd-but-legal ones import as the OCI spec says.
+# made by tests/data/make-hostile.sh; tests/data/fuzz-finds, found by make
+# fuzz): each input that must fail gives one clear error, writes nothing
+# outside the store and leaves the store byte for byte as before; the odd-but-legal ones import as the OCI spec says.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/store-lib.sh"
 [ -x "$LAYERCTL" ] || tap_skip_all "layerctl is not built ($LAYERCTL)"
@@ -45,7 +45,9 @@ while IFS='|' read -r name outcome pattern; do
 	else
 		is "$rc" 0 "$name imports ($err)"
 	fi
-done < "$CORPUS/EXPECT"
+done < <(cat "$CORPUS/EXPECT"
+	# Inputs make fuzz found, kept as found (tests/data/fuzz-finds/README).
+	sed 's|^|../fuzz-finds/|' "$TESTS_DIR/data/fuzz-finds/EXPECT")
 
 tree_of() { echo "$STORE/layers/$("$LAYERCTL" inspect --json "$1" | jq -r '.layers[-1].diff_id' | cut -c8-)/tree"; }
 if command -v jq >/dev/null; then
@@ -73,5 +75,18 @@ if command -v jq >/dev/null; then
 else
 	tap_skip "content checks of the legal oddities" "'jq' is not installed"
 fi
+# Bytes that start like lrzip, grzip or lzop data are no reason to run
+# those programs: libarchive would run them (from PATH) to decompress.
+fake=$WORK/fakebin; mkdir -p "$fake"
+for p in lrzip grzip lzop; do printf '#!/bin/sh\ntouch %s/ran-%s\ncat >/dev/null\n' "$fake" "$p" >"$fake/$p"; chmod +x "$fake/$p"; done
+printf 'LRZI\0\6xxxxxxxxxxxxxxxxxxxx' >"$WORK/magic-lrzip"
+printf 'GRZipII\0\2\4:)xxxxxxxxxxxxxxxxxxxx' >"$WORK/magic-grzip"
+printf '\211LZO\0\r\n\032\nxxxxxxxxxxxxxxxxxxxx' >"$WORK/magic-lzop"
+for p in lrzip grzip lzop; do
+	PATH=$fake:$PATH "$LAYERCTL" import -q "$WORK/magic-$p" magic:v1.0.0 >/dev/null 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && [ ! -e "$fake/ran-$p" ] && tap_ok "$p magic: refused (exit $rc) without running $p" ||
+		tap_not_ok "$p magic: refused without running $p" "exit $rc, ran: $(ls "$fake" | grep ran- || true)"
+done
 check "verify passes after the whole corpus" "$LAYERCTL" verify
 tap_done

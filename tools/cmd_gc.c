@@ -19,7 +19,7 @@ static int run(int argc, char **argv)
 	if (cli_open_store(true, &s))
 		return 1;
 	struct errmsg e = { { 0 } };
-	struct gc_stats st;
+	struct gc_stats st = { 0 };
 	int r = store_lock(s, LOCK_EX, &e);
 	if (r == 0)
 		r = gc_collect(s, dry, &st, &e);

@@ -119,7 +119,9 @@ static int inspect_layer(struct store *s, const struct image_list *l, const char
 		return cli_fail("cannot inspect layer '%s': %s", diff_id, err_text(&e, r));
 	json_object_del(rec, "entries");
 	struct json *used = json_new_array();
-	for (size_t k = 0; used && k < l->n; k++)
+	if (!used)
+		return cli_fail("out of memory");
+	for (size_t k = 0; k < l->n; k++)
 		for (size_t j = 0; j < l->v[k].nlayers; j++)
 			if (!strcmp(l->v[k].layers[j].diff_id, diff_id)) {
 				json_array_push(used, json_new_string(l->v[k].config_digest));
@@ -139,7 +141,9 @@ static int inspect_layer(struct store *s, const struct image_list *l, const char
 	printf("%-10s%s\n", "Created:", json_get_str(rec, "created") ? json_get_str(rec, "created") : "-");
 	const struct json *blobs = json_get_array(rec, "blobs");
 	for (size_t k = 0; blobs && k < blobs->n; k++) {
-		json_get_int(blobs->items[k], "size", &v);
+		/* A record without a size shows 0, not the last size read. */
+		if (!json_get_int(blobs->items[k], "size", &v))
+			v = 0;
 		printf("%-10s%s %s %s\n", "Blob:", json_get_str(blobs->items[k], "digest"),
 		       json_get_str(blobs->items[k], "mediaType"), cli_size((uint64_t)v, sz));
 	}

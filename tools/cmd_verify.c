@@ -44,10 +44,12 @@ static int verify_one(struct store *s, const char *q, struct verify_report *rep)
 	struct errmsg le = { { 0 } };
 	if (idx >= 0)
 		r = verify_image(s, &l.v[idx], rep);
-	else if ((r = layer_find(s, &l, q, diff, &le)) == 0)
+	else if (layer_find(s, &l, q, diff, &le) == 0)
 		r = verify_layer(s, diff, rep);
-	else
-		r = cli_fail("cannot verify '%s': no such image or layer", q) ? -ENOENT : -ENOENT;
+	else {
+		cli_fail("cannot verify '%s': no such image or layer", q);
+		r = -ENOENT;
+	}
 	images_free(&l);
 	if (r == -ENOENT && idx < 0)
 		return 1;

@@ -49,6 +49,9 @@ int main(void)
 		"\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"\x01\"",
 		"\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "tru", "nul", "[1 2]", "{\"a\" 1}",
 		"{1:2}", "{} {}", "[1]x", "NaN", "Infinity",
+		/* found by fuzz/json_fuzz.c: infinity could only be written back as null */
+		"1e999", "-1e999", "[1e400]",
+		"123456789012345678901234567890123456789012345678901234567890123456789e999",
 	};
 	for (size_t k = 0; k < sizeof(invalid) / sizeof(*invalid); k++)
 		ok(!parses(invalid[k]), "invalid: %s", invalid[k]);
@@ -69,6 +72,10 @@ int main(void)
 	check_roundtrip("\"\\u0001\\/\"", "\"\\u0001/\"");
 	check_roundtrip("-12", "-12");
 	check_roundtrip("1.5", "1.5");
+	/* found by fuzz/json_fuzz.c: a fraction written as "22" read back as an integer */
+	check_roundtrip("22.0", "22.0");
+	check_roundtrip("1E2", "100.0");
+	check_roundtrip("-0.0", "-0.0");
 	check_roundtrip("\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"");
 
 	const char *doc = "{\"n\":42,\"s\":\"str\",\"o\":{\"x\":[1]},\"n\":7,\"big\":123456789012}";
