@@ -35,10 +35,10 @@ static int make_object(int dirfd, const char *name, struct newent *n)
 	case S_IFREG:
 		if (n->fd == -2) /* mknod of a regular file */
 			return create_empty_at(dirfd, name, n->mode & 07777, true);
-		n->fd = openat(dirfd, name, (n->open_flags & (O_ACCMODE | O_APPEND | O_NONBLOCK |
-							      O_DSYNC | O_SYNC | O_DIRECT |
-							      O_LARGEFILE | O_NOATIME)) |
-			       O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, n->mode & 07777);
+		n->fd = openat(dirfd, name,
+			       (layer_open_flags(n->open_flags) & ~O_TRUNC) |
+				       O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			       n->mode & 07777);
 		return n->fd < 0 ? -errno : 0;
 	default:
 		if (mknodat(dirfd, name, n->mode, n->rdev) == 0)
@@ -245,6 +245,11 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	fi->fh = (uint64_t)n.fd;
 	fi->keep_cache = 1;
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+	/* Open as from op_open: an unlink while open keeps it reachable. */
+	struct inode *i = inode_get(e.ino);
+	atomic_fetch_add(&i->nopen, 1);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		close(n.fd);
+		atomic_fetch_sub(&i->nopen, 1);
+	}
 }

@@ -12,6 +12,23 @@
 
 #include "layerfs.h"
 
+/* The flags to open a layer's file with for the kernel's open FLAGS.  The
+ * kernel passes bits openat2 rejects (FMODE_EXEC for execve).  With the
+ * writeback cache the kernel reads pages through a handle it opened for
+ * writing and gives every write its own offset, appends included: the file
+ * must be readable, and O_APPEND would put the data at the wrong place. */
+int layer_open_flags(int flags)
+{
+	flags &= O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT |
+		 O_LARGEFILE | O_NOATIME | O_TRUNC;
+	if (lfs->writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags;
+}
+
 static int do_open(struct inode *i, struct fuse_file_info *fi)
 {
 	int flags = fi->flags;
@@ -23,9 +40,7 @@ static int do_open(struct inode *i, struct fuse_file_info *fi)
 	if ((writes || (flags & O_TRUNC)) && (i->layer != LAYER_UPPER || i->metacopy) &&
 	    (r = copyup(i, (flags & O_TRUNC) ? CU_EMPTY : CU_DATA)) < 0)
 		return r;
-	/* The kernel passes bits openat2 rejects (FMODE_EXEC for execve). */
-	flags &= O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT |
-		 O_LARGEFILE | O_NOATIME | O_TRUNC;
+	flags = layer_open_flags(flags);
 	char path[PATH_MAX];
 	int fd;
 	{

@@ -114,6 +114,7 @@ struct lfs {
 	const char *xattr_ns;        /* "trusted." or "user." */
 	bool privileged;             /* may chown/mknod freely */
 	bool no_opendir;             /* the kernel reads directories unopened */
+	bool writeback;              /* the kernel caches writes (writeback=1) */
 	bool override_stat;          /* read/write user.containers.override_stat */
 	_Atomic bool oci_whiteouts;  /* mknod of whiteouts refused: use .wh. */
 	double timeout;
@@ -176,6 +177,9 @@ void dir_remove(struct inode *dir, struct dentry *d);
 void dir_free(struct dirlist *l);
 bool dentry_visible(const struct dentry *d);
 void dir_entry_changed(struct inode *dir, struct dentry *d, bool renamed);
+
+/* ---- file.c ---- */
+int layer_open_flags(int flags);
 
 /* ---- readdir.c ---- */
 void dir_snap_invalidate(struct dirlist *l);

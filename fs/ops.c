@@ -12,6 +12,7 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (lfs->opts.writeback && lfs->has_upper)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->want |= want & conn->capable;
+	lfs->writeback = conn->want & FUSE_CAP_WRITEBACK_CACHE;
 	/* The kernel enforces and caches ACLs (one GETXATTR per inode, not
 	 * per ls -l); we store them, and the upper filesystem keeps modes and
 	 * ACL masks in step.  Inside a user namespace the kernel grants a
