@@ -39,6 +39,8 @@ struct extractor {
 
 int normalize_entry_path(const char *in, char **out)
 {
+	if (!in) /* libarchive gives no name for some broken headers */
+		return -EINVAL;
 	return path_normalize(in, false, out);
 }
 
