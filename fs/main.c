@@ -3,6 +3,7 @@
  *   layerfs [-f] [-d] -o lowerdir=TOP:...:BASE[,upperdir=U,workdir=W][,...] MNT
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -163,6 +164,10 @@ int main(int argc, char **argv)
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&lfs->ns_lock, &ra);
 	inode_table_init();
+	/* glibc gives each new thread its own heap, up to 8 per core; a
+	 * worker thread that comes and goes would leave one behind, touched
+	 * and never returned.  Two heaps keep the daemon's memory flat. */
+	mallopt(M_ARENA_MAX, 2);
 
 	if ((r = parse_args(argc, argv, &a)) != 0)
 		return r > 0 ? 0 : 2;
