@@ -24,6 +24,7 @@
 #include "launch_exec.h"
 #include "launch_init.h"
 #include "launch_rootfs.h"
+#include "launch_trace.h"
 #include "launch_tty.h"
 
 struct chans {
@@ -53,6 +54,7 @@ static int command_main(const struct launch_spec *s, int err_w, int tty)
 			return 1;
 		}
 	int status;
+	trace_mark("cmd", "exec");
 	int r = exec_command(s, err_w, &status, &m);
 	report(err_w, &m, r);
 	return status;
@@ -62,6 +64,7 @@ static int pid1_main(const struct launch_spec *s, int err_w)
 {
 	struct msgbuf m = { { 0 } };
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	trace_mark("pid1", "started");
 	/* Own mount namespace: pivot_root must not re-root the daemon. */
 	int r = unshare(CLONE_NEWNS) < 0 ? msg_fail(&m, -errno, "cannot unshare the mount "
 			"namespace: %s", strerror(errno)) : rootfs_enter(s, &m);
@@ -107,15 +110,18 @@ static int unshare_others(const struct launch_spec *s, struct msgbuf *m)
 
 static int holder_setup(const struct launch_spec *s, struct chans *c, struct msgbuf *m)
 {
+	trace_mark("holder", "started");
 	int r = ns_unshare_user(m);
 	if (sync_post(c->ready_w, r) < 0 || r < 0)
 		return r < 0 ? r : -EPIPE;
 	int q = unshare_others(s, m);
+	trace_mark("holder", "namespaces made");
 	/* Wait for the maps even after a failure: the caller is writing them. */
 	if (sync_wait(c->go_r, NULL) < 0)
 		return q < 0 ? q : msg_fail(m, -EPIPE, "the id maps were not written");
 	if (q < 0)
 		return q;
+	trace_mark("holder", "id maps written");
 	if ((r = ns_become_root(&s->ids)) < 0)
 		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
 	/* The daemon forks away from layerfs: as subreaper we inherit it
@@ -123,11 +129,13 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct msg
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	if ((r = rootfs_mount(s, m)) < 0)
 		return r;
+	trace_mark("holder", "layerfs mounted");
 	/* Only now: the daemon stays out of the container's cgroup. */
 	if ((r = cgroup_join(&s->cg, m)) < 0)
 		return r;
 	if (unshare(CLONE_NEWPID | CLONE_NEWCGROUP) < 0)
 		return msg_fail(m, -errno, "cannot unshare the pid namespace: %s", strerror(errno));
+	trace_mark("holder", "cgroup joined, pid namespace made");
 	return 0;
 }
 
@@ -184,12 +192,16 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	int st = 0, code = 255;
 	if (RETRY_EINTR(waitpid(init, &st, 0)) == init)
 		code = wait_status_code(st);
+	trace_mark("holder", "container ended");
 	char merged[4200];
 	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
 	umount2(merged, MNT_DETACH);
+	trace_mark("holder", "unmounted");
 	reap_daemon();
+	trace_mark("holder", "layerfs gone");
 	if (s->remove) {
 		container_remove_layers(s->cdir);
+		trace_mark("holder", "layers removed");
 	} else {
 		/* Here rather than in the caller: the state stays right even
 		 * when the caller was killed. */
@@ -262,9 +274,12 @@ int launch_start(const struct launch_spec *s, struct launch *l, struct msgbuf *m
 	if (pid < 0)
 		return msg_fail(m, -errno, "fork failed: %s", strerror(errno));
 	int v = -1;
+	trace_mark("caller", "holder forked");
 	r = sync_wait(ready_r, &v);
 	if (r == 0 && v == 0) {
+		trace_mark("caller", "user namespace made");
 		r = ns_write_maps(pid, &s->ids, m);
+		trace_mark("caller", "id maps written");
 		if (r == 0)
 			sync_post(go_w, 0);
 	}
@@ -272,6 +287,7 @@ int launch_start(const struct launch_spec *s, struct launch *l, struct msgbuf *m
 	struct msgbuf child = { { 0 } };
 	read_message(err_r, &child);
 	int init = 0;
+	trace_mark("caller", "command started");
 	if (r == 0 && !child.text[0] && sync_wait(status_r, &init) == 0) {
 		*l = (struct launch){ pid, init, TAKE_FD(status_r), 0 };
 		return 0;
@@ -293,7 +309,9 @@ int launch_finish(struct launch *l)
 	int code = -1;
 	if (sync_wait(l->status_fd, &code) < 0)
 		code = -1;
+	trace_mark("caller", "container ended");
 	close(TAKE_FD(l->status_fd));
 	int st = reap_holder(l->holder);
+	trace_mark("caller", "holder reaped");
 	return code >= 0 ? code : st;
 }

@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "launch_mount.h"
 #include "launch_rootfs.h"
+#include "launch_trace.h"
 #include "launch_volumes.h"
 
 /* Append S to the option string, escaping ':' and '\' as layerfs's
@@ -167,6 +168,7 @@ static int setup_dev(int rootfd, struct msgbuf *m)
 	for (size_t k = 0; k < ARRAY_SIZE(links); k++)
 		if ((r = symlink_in_root(rootfd, "/dev", links[k][0], links[k][1])) < 0)
 			return msg_fail(m, r, "cannot make '/dev/%s': %s", links[k][0], strerror(-r));
+	trace_mark("pid1", "/dev made");
 	return 0;
 }
 
@@ -186,6 +188,7 @@ static int setup_proc_sys(int rootfd, struct msgbuf *m)
 		r = bind_in_root(rootfd, "/sys", "/sys", false, true, true);
 	if (r < 0)
 		return msg_fail(m, r, "cannot mount '/sys': %s", strerror(-r));
+	trace_mark("pid1", "/proc, /sys mounted");
 	return 0;
 }
 
@@ -202,6 +205,7 @@ static int setup_etc(const struct launch_spec *s, int rootfd, struct msgbuf *m)
 		if (r < 0)
 			return msg_fail(m, r, "cannot bind '%s': %s", dst, strerror(-r));
 	}
+	trace_mark("pid1", "/tmp mounted, /etc files bound");
 	return 0;
 }
 
@@ -216,6 +220,7 @@ static int switch_root(const char *newroot, struct msgbuf *m)
 		return msg_fail(m, -errno, "cannot detach the old root: %s", strerror(errno));
 	if (chdir("/") < 0)
 		return -errno;
+	trace_mark("pid1", "root pivoted");
 	return 0;
 }
 
