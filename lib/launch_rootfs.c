@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "launch_rootfs.h"
 #include "launch_trace.h"
 #include "launch_volumes.h"
+
+extern char **environ;
 
 /* Append S to the option string, escaping ':' and '\' as layerfs's
  * lowerdir= syntax wants. */
@@ -61,22 +64,32 @@ static int layerfs_options(const struct launch_spec *s, char **out)
 	return 0;
 }
 
-/* The child that runs the daemon: stdout closed, stderr into ERR_W. */
-static void exec_layerfs(const struct launch_spec *s, const char *opts, const char *mnt,
-			 int err_w)
+/* Start the daemon: stdin and stdout on /dev/null, stderr into ERR_W,
+ * no signal blocked.  posix_spawn rather than fork: no copy of this
+ * (large) process to make for an exec.  Returns its pid or -errno. */
+static pid_t spawn_layerfs(const struct launch_spec *s, const char *opts, const char *mnt,
+			   int err_w)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-	}
-	dup2(err_w, 2);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	char *argv[] = { (char *)s->layerfs, "-o", (char *)opts, (char *)mnt, NULL };
 	sigset_t none;
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execl(s->layerfs, s->layerfs, "-o", opts, mnt, (char *)NULL);
-	dprintf(2, "cannot run '%s': %s", s->layerfs, strerror(errno));
-	_exit(127);
+	pid_t pid = -1;
+	int e = posix_spawn_file_actions_init(&fa);
+	if (e)
+		return -e;
+	if ((e = posix_spawnattr_init(&at)) == 0) {
+		if (!(e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0)) &&
+		    !(e = posix_spawn_file_actions_adddup2(&fa, 0, 1)) &&
+		    !(e = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
+		    !(e = posix_spawnattr_setsigmask(&at, &none)) &&
+		    !(e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK)))
+			e = posix_spawn(&pid, s->layerfs, &fa, &at, argv, environ);
+		posix_spawnattr_destroy(&at);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	return e ? -e : pid;
 }
 
 int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
@@ -89,13 +102,11 @@ int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	pid_t pid = fork();
-	if (pid == 0)
-		exec_layerfs(s, opts, mnt, p[1]);
+	pid_t pid = spawn_layerfs(s, opts, mnt, p[1]);
 	close(p[1]);
 	_cleanup_close_ int err_r = p[0];
 	if (pid < 0)
-		return -errno;
+		return msg_fail(m, pid, "cannot run '%s': %s", s->layerfs, strerror(-pid));
 	int st;
 	if (RETRY_EINTR(waitpid(pid, &st, 0)) < 0)
 		return -errno;
