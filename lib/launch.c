@@ -126,7 +126,7 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct msg
 	/* The daemon forks away from layerfs: as subreaper we inherit it
 	 * and can wait for it at the end. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	if ((r = rootfs_mount(s, m)) < 0)
+	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, m)) < 0)
 		return r;
 	trace_mark("holder", "layerfs mounted");
 	/* Only now: the daemon stays out of the container's cgroup. */
@@ -199,6 +199,9 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	reap_daemon();
 	trace_mark("holder", "layerfs gone");
 	if (s->remove) {
+		char etc[4200];
+		snprintf(etc, sizeof(etc), "%s/etc", s->cdir);
+		umount2(etc, MNT_DETACH);
 		/* The whole directory in one pass, as the owner of everything
 		 * in it: the caller's own pass then finds it gone (or only what
 		 * it wrote meanwhile). */

@@ -203,15 +203,45 @@ static int setup_proc_sys(int rootfd, struct msgbuf *m)
 	return 0;
 }
 
-/* /etc/hostname, /etc/hosts, /etc/resolv.conf: files of the container
- * directory bound over the image's, so they never reach the upper layer. */
+/* The files bound over the image's /etc ones, in the order of spec->etc. */
+static const char *const etc_files[] = { "hostname", "hosts", "resolv.conf" };
+
+int rootfs_etc_files(const struct launch_spec *s, struct msgbuf *m)
+{
+	static const char *const opts[] = { "mode=0755", "size=1m", NULL };
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/etc", s->cdir);
+	_cleanup_close_ int under = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (under < 0)
+		return msg_fail(m, -errno, "cannot open '%s': %s", dir, strerror(errno));
+	int r = mount_new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			     under);
+	if (r < 0)
+		return msg_fail(m, r, "cannot mount a tmpfs on '%s': %s", dir, strerror(-r));
+	_cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return msg_fail(m, -errno, "cannot open '%s': %s", dir, strerror(errno));
+	for (size_t k = 0; k < ARRAY_SIZE(etc_files); k++) {
+		const char *t = s->etc[k] ? s->etc[k] : "";
+		_cleanup_close_ int f = openat(fd, etc_files[k], O_WRONLY | O_CREAT | O_EXCL |
+					       O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (f < 0 || write(f, t, strlen(t)) != (ssize_t)strlen(t))
+			return msg_fail(m, -EIO, "cannot write '%s/%s': %s", dir, etc_files[k],
+					strerror(errno));
+	}
+	trace_mark("holder", "/etc files written");
+	return 0;
+}
+
+/* /etc/hostname, /etc/hosts, /etc/resolv.conf: files of the holder's
+ * tmpfs on CDIR/etc bound over the image's, so they never reach the
+ * upper layer. */
 static int setup_etc(const struct launch_spec *s, int rootfd, struct msgbuf *m)
 {
-	static const char *const files[] = { "hostname", "hosts", "resolv.conf" };
-	for (size_t k = 0; k < ARRAY_SIZE(files); k++) {
+	for (size_t k = 0; k < ARRAY_SIZE(etc_files); k++) {
 		char src[4200], dst[64];
-		snprintf(src, sizeof(src), "%s/etc/%s", s->cdir, files[k]);
-		snprintf(dst, sizeof(dst), "/etc/%s", files[k]);
+		snprintf(src, sizeof(src), "%s/etc/%s", s->cdir, etc_files[k]);
+		snprintf(dst, sizeof(dst), "/etc/%s", etc_files[k]);
 		int r = bind_in_root(rootfd, src, dst, true, false, s->read_only);
 		if (r < 0)
 			return msg_fail(m, r, "cannot bind '%s': %s", dst, strerror(-r));
