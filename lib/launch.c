@@ -2,7 +2,8 @@
  * the holder owns the namespaces and the layerfs daemon; PID 1 builds its
  * own mount namespace on the rootfs and runs or becomes the command.
  *
- * Pipes: READY/GO for the id-map handshake; ERR carries a failure message
+ * The holder is born in its user namespace, so the caller maps its ids at
+ * once.  Pipes: GO says the maps are written; ERR carries a failure message
  * from any of them and reaches end-of-file when the command has been
  * exec'd (each process closes its copy once it has no more to say);
  * STATUS carries PID 1's host pid, then the container's exit status. */
@@ -20,14 +21,16 @@
 
 #include "cleanup.h"
 #include "container.h"
+#include "fsutil.h"
 #include "launch.h"
 #include "launch_exec.h"
 #include "launch_init.h"
 #include "launch_rootfs.h"
+#include "launch_trace.h"
 #include "launch_tty.h"
 
 struct chans {
-	int ready_w, go_r, err_w, status_w;
+	int go_r, err_w, status_w;
 };
 
 static void report(int err_w, const struct msgbuf *m, int r)
@@ -53,6 +56,7 @@ static int command_main(const struct launch_spec *s, int err_w, int tty)
 			return 1;
 		}
 	int status;
+	trace_mark("cmd", "exec");
 	int r = exec_command(s, err_w, &status, &m);
 	report(err_w, &m, r);
 	return status;
@@ -62,6 +66,7 @@ static int pid1_main(const struct launch_spec *s, int err_w)
 {
 	struct msgbuf m = { { 0 } };
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	trace_mark("pid1", "started");
 	/* Own mount namespace: pivot_root must not re-root the daemon. */
 	int r = unshare(CLONE_NEWNS) < 0 ? msg_fail(&m, -errno, "cannot unshare the mount "
 			"namespace: %s", strerror(errno)) : rootfs_enter(s, &m);
@@ -107,27 +112,29 @@ static int unshare_others(const struct launch_spec *s, struct msgbuf *m)
 
 static int holder_setup(const struct launch_spec *s, struct chans *c, struct msgbuf *m)
 {
-	int r = ns_unshare_user(m);
-	if (sync_post(c->ready_w, r) < 0 || r < 0)
-		return r < 0 ? r : -EPIPE;
-	int q = unshare_others(s, m);
+	trace_mark("holder", "started");
+	int r, q = unshare_others(s, m);
+	trace_mark("holder", "namespaces made");
 	/* Wait for the maps even after a failure: the caller is writing them. */
 	if (sync_wait(c->go_r, NULL) < 0)
 		return q < 0 ? q : msg_fail(m, -EPIPE, "the id maps were not written");
 	if (q < 0)
 		return q;
+	trace_mark("holder", "id maps written");
 	if ((r = ns_become_root(&s->ids)) < 0)
 		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
 	/* The daemon forks away from layerfs: as subreaper we inherit it
 	 * and can wait for it at the end. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	if ((r = rootfs_mount(s, m)) < 0)
+	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, m)) < 0)
 		return r;
+	trace_mark("holder", "layerfs mounted");
 	/* Only now: the daemon stays out of the container's cgroup. */
 	if ((r = cgroup_join(&s->cg, m)) < 0)
 		return r;
 	if (unshare(CLONE_NEWPID | CLONE_NEWCGROUP) < 0)
 		return msg_fail(m, -errno, "cannot unshare the pid namespace: %s", strerror(errno));
+	trace_mark("holder", "cgroup joined, pid namespace made");
 	return 0;
 }
 
@@ -184,12 +191,22 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	int st = 0, code = 255;
 	if (RETRY_EINTR(waitpid(init, &st, 0)) == init)
 		code = wait_status_code(st);
+	trace_mark("holder", "container ended");
 	char merged[4200];
 	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
 	umount2(merged, MNT_DETACH);
+	trace_mark("holder", "unmounted");
 	reap_daemon();
+	trace_mark("holder", "layerfs gone");
 	if (s->remove) {
-		container_remove_layers(s->cdir);
+		char etc[4200];
+		snprintf(etc, sizeof(etc), "%s/etc", s->cdir);
+		umount2(etc, MNT_DETACH);
+		/* The whole directory in one pass, as the owner of everything
+		 * in it: the caller's own pass then finds it gone (or only what
+		 * it wrote meanwhile). */
+		rm_rf_at(AT_FDCWD, s->cdir, NULL);
+		trace_mark("holder", "container removed");
 	} else {
 		/* Here rather than in the caller: the state stays right even
 		 * when the caller was killed. */
@@ -201,9 +218,9 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	return code;
 }
 
-static int make_pipes(int fds[4][2])
+static int make_pipes(int fds[3][2])
 {
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 3; k++) {
 		if (pipe2(fds[k], O_CLOEXEC) < 0) {
 			int e = -errno;
 			while (k-- > 0) {
@@ -241,37 +258,34 @@ static int reap_holder(pid_t pid)
 
 int launch_start(const struct launch_spec *s, struct launch *l, struct msgbuf *m)
 {
-	int p[4][2];  /* ready, go, err, status */
+	int p[3][2];  /* go, err, status */
 	int r = make_pipes(p);
 	if (r < 0)
 		return msg_fail(m, r, "cannot make pipes: %s", strerror(-r));
-	pid_t pid = fork();
+	pid_t pid = ns_fork_user(m);
 	if (pid == 0) {
-		close(p[0][0]);
-		close(p[1][1]);
+		close(p[0][1]);
+		close(p[1][0]);
 		close(p[2][0]);
-		close(p[3][0]);
-		struct chans c = { p[0][1], p[1][0], p[2][1], p[3][1] };
+		struct chans c = { p[0][0], p[1][1], p[2][1] };
 		_exit(holder_main(s, &c));
 	}
-	close(p[0][1]);
-	close(p[1][0]);
+	close(p[0][0]);
+	close(p[1][1]);
 	close(p[2][1]);
-	close(p[3][1]);
-	_cleanup_close_ int ready_r = p[0][0], go_w = p[1][1], err_r = p[2][0], status_r = p[3][0];
+	_cleanup_close_ int go_w = p[0][1], err_r = p[1][0], status_r = p[2][0];
 	if (pid < 0)
-		return msg_fail(m, -errno, "fork failed: %s", strerror(errno));
-	int v = -1;
-	r = sync_wait(ready_r, &v);
-	if (r == 0 && v == 0) {
-		r = ns_write_maps(pid, &s->ids, m);
-		if (r == 0)
-			sync_post(go_w, 0);
-	}
+		return pid;
+	trace_mark("caller", "holder forked");
+	r = ns_write_maps(pid, &s->ids, m);
+	trace_mark("caller", "id maps written");
+	if (r == 0)
+		sync_post(go_w, 0);
 	close(TAKE_FD(go_w));
 	struct msgbuf child = { { 0 } };
 	read_message(err_r, &child);
 	int init = 0;
+	trace_mark("caller", "command started");
 	if (r == 0 && !child.text[0] && sync_wait(status_r, &init) == 0) {
 		*l = (struct launch){ pid, init, TAKE_FD(status_r), 0 };
 		return 0;
@@ -293,7 +307,9 @@ int launch_finish(struct launch *l)
 	int code = -1;
 	if (sync_wait(l->status_fd, &code) < 0)
 		code = -1;
+	trace_mark("caller", "container ended");
 	close(TAKE_FD(l->status_fd));
 	int st = reap_holder(l->holder);
+	trace_mark("caller", "holder reaped");
 	return code >= 0 ? code : st;
 }

@@ -43,6 +43,7 @@ struct launch_spec {
 	bool network_host;
 	bool tty;              /* stdio is a terminal: make it the controlling one */
 	bool remove;           /* delete upper, work, merged on exit */
+	const char *etc[3];    /* texts of /etc/hostname, hosts, resolv.conf */
 	int stdio[3];          /* the command's stdin, stdout, stderr */
 	int tty_sock;          /* with tty: where PID 1 sends the pty master */
 	struct winsize ws;     /* with tty: its initial size */

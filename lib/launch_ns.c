@@ -6,16 +6,20 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "launch_ns.h"
+
+extern char **environ;
 
 int sync_post(int fd, int value)
 {
@@ -98,11 +102,9 @@ static bool sysctl_is(const char *path, const char *value)
 	return f && fgets(buf, sizeof(buf), f) && !strncmp(buf, value, strlen(value));
 }
 
-int ns_unshare_user(struct msgbuf *m)
+/* Why the kernel refused a user namespace with errno E. */
+static int userns_refused(int e, struct msgbuf *m)
 {
-	if (unshare(CLONE_NEWUSER) == 0)
-		return 0;
-	int e = errno;
 	if (e == EINVAL)
 		return msg_fail(m, -e, "cannot create a user namespace: this kernel has no user "
 				"namespaces (CONFIG_USER_NS)");
@@ -118,6 +120,16 @@ int ns_unshare_user(struct msgbuf *m)
 				"(sysctl kernel.apparmor_restrict_unprivileged_userns=0 lifts it)");
 	return msg_fail(m, -e, "cannot create a user namespace: %s (sysctl "
 			"user.max_user_namespaces, kernel.unprivileged_userns_clone)", strerror(e));
+}
+
+pid_t ns_fork_user(struct msgbuf *m)
+{
+	/* The raw system call, as fork(2) with one more flag: glibc's
+	 * wrapper wants a new stack, and the process is single-threaded. */
+	long pid = syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, 0UL);
+	if (pid < 0)
+		return userns_refused(errno, m);
+	return (pid_t)pid;
 }
 
 static int write_proc(pid_t pid, const char *file, const char *text)
@@ -140,12 +152,10 @@ static pid_t start_map_helper(const char *helper, pid_t pid, unsigned long id,
 	snprintf(sid, sizeof(sid), "%lu", id);
 	snprintf(sstart, sizeof(sstart), "%u", start);
 	snprintf(scount, sizeof(scount), "%u", count);
-	pid_t c = fork();
-	if (c == 0) {
-		execlp(helper, helper, spid, "0", sid, "1", "1", sstart, scount, (char *)NULL);
-		_exit(127);
-	}
-	return c;
+	char *argv[] = { (char *)helper, spid, "0", sid, "1", "1", sstart, scount, NULL };
+	/* posix_spawn: no copy of this (large) process to make for an exec. */
+	pid_t c;
+	return posix_spawnp(&c, helper, NULL, NULL, argv, environ) == 0 ? c : -1;
 }
 
 static int wait_helper(pid_t c)
@@ -194,55 +204,34 @@ int ns_become_root(const struct id_plan *p)
 	return 0;
 }
 
-struct run_child {
-	const struct id_plan *plan;
-	int (*fn)(void *);
-	void *arg;
-	int go_r, ready_w;
-};
-
-/* The child of ns_run_as_root: its return value is its exit status. */
-static int run_child_main(struct run_child *c)
+/* The child of ns_run_as_root, born in its user namespace: its return
+ * value is its exit status. */
+static int run_child_main(const struct id_plan *p, int (*fn)(void *), void *arg, int go_r)
 {
-	struct msgbuf m;
-	if (ns_unshare_user(&m) < 0) {
-		sync_post(c->ready_w, -1);
+	if (sync_wait(go_r, NULL) < 0)
 		return 125;
-	}
-	if (sync_post(c->ready_w, 0) < 0 || sync_wait(c->go_r, NULL) < 0)
+	if (ns_become_root(p) < 0)
 		return 125;
-	if (ns_become_root(c->plan) < 0)
-		return 125;
-	return c->fn(c->arg) < 0 ? 1 : 0;
+	return fn(arg) < 0 ? 1 : 0;
 }
 
 int ns_run_as_root(const struct id_plan *p, int (*fn)(void *), void *arg, struct msgbuf *m)
 {
-	int go[2], ready[2];
+	int go[2];
 	if (pipe2(go, O_CLOEXEC) < 0)
 		return -errno;
-	if (pipe2(ready, O_CLOEXEC) < 0) {
-		close(go[0]);
-		close(go[1]);
-		return -errno;
-	}
-	_cleanup_close_ int go_w = go[1], ready_r = ready[0];
-	pid_t pid = fork();
+	_cleanup_close_ int go_w = go[1];
+	pid_t pid = ns_fork_user(m);
 	if (pid == 0) {
 		close(go[1]);
-		close(ready[0]);
-		struct run_child c = { p, fn, arg, go[0], ready[1] };
-		_exit(run_child_main(&c));
+		_exit(run_child_main(p, fn, arg, go[0]));
 	}
 	close(go[0]);
-	close(ready[1]);
 	if (pid < 0)
-		return -errno;
-	int v = -1, r = sync_wait(ready_r, &v);
-	if (r == 0 && v == 0 && (r = ns_write_maps(pid, p, m)) == 0)
+		return pid;
+	int r = ns_write_maps(pid, p, m);
+	if (r == 0)
 		r = sync_post(go_w, 0);
-	else if (r == 0)
-		r = msg_fail(m, -EPERM, "cannot create a user namespace");
 	close(TAKE_FD(go_w));
 	int st;
 	if (RETRY_EINTR(waitpid(pid, &st, 0)) < 0)

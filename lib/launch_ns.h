@@ -19,9 +19,10 @@ struct id_plan {
 
 /* Decide the mapping for the calling user. */
 int id_plan_load(struct id_plan *p);
-/* Called by a child right after fork: unshare the user namespace, with a
- * message naming the sysctl when the kernel refuses. */
-int ns_unshare_user(struct msgbuf *m);
+/* fork(2) into a new user namespace: 0 in the child, its pid in the
+ * parent, or -errno with a message naming the sysctl when the kernel
+ * refuses.  The parent can write the maps at once. */
+pid_t ns_fork_user(struct msgbuf *m);
 /* Called by the parent: write PID's uid and gid maps. */
 int ns_write_maps(pid_t pid, const struct id_plan *p, struct msgbuf *m);
 /* In the new namespace, once mapped: become its root. */

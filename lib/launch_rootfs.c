@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,10 @@
 #include "cleanup.h"
 #include "launch_mount.h"
 #include "launch_rootfs.h"
+#include "launch_trace.h"
 #include "launch_volumes.h"
+
+extern char **environ;
 
 /* Append S to the option string, escaping ':' and '\' as layerfs's
  * lowerdir= syntax wants. */
@@ -60,22 +64,32 @@ static int layerfs_options(const struct launch_spec *s, char **out)
 	return 0;
 }
 
-/* The child that runs the daemon: stdout closed, stderr into ERR_W. */
-static void exec_layerfs(const struct launch_spec *s, const char *opts, const char *mnt,
-			 int err_w)
+/* Start the daemon: stdin and stdout on /dev/null, stderr into ERR_W,
+ * no signal blocked.  posix_spawn rather than fork: no copy of this
+ * (large) process to make for an exec.  Returns its pid or -errno. */
+static pid_t spawn_layerfs(const struct launch_spec *s, const char *opts, const char *mnt,
+			   int err_w)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-	}
-	dup2(err_w, 2);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	char *argv[] = { (char *)s->layerfs, "-o", (char *)opts, (char *)mnt, NULL };
 	sigset_t none;
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execl(s->layerfs, s->layerfs, "-o", opts, mnt, (char *)NULL);
-	dprintf(2, "cannot run '%s': %s", s->layerfs, strerror(errno));
-	_exit(127);
+	pid_t pid = -1;
+	int e = posix_spawn_file_actions_init(&fa);
+	if (e)
+		return -e;
+	if ((e = posix_spawnattr_init(&at)) == 0) {
+		if (!(e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0)) &&
+		    !(e = posix_spawn_file_actions_adddup2(&fa, 0, 1)) &&
+		    !(e = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
+		    !(e = posix_spawnattr_setsigmask(&at, &none)) &&
+		    !(e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK)))
+			e = posix_spawn(&pid, s->layerfs, &fa, &at, argv, environ);
+		posix_spawnattr_destroy(&at);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	return e ? -e : pid;
 }
 
 int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
@@ -88,13 +102,11 @@ int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	pid_t pid = fork();
-	if (pid == 0)
-		exec_layerfs(s, opts, mnt, p[1]);
+	pid_t pid = spawn_layerfs(s, opts, mnt, p[1]);
 	close(p[1]);
 	_cleanup_close_ int err_r = p[0];
 	if (pid < 0)
-		return -errno;
+		return msg_fail(m, pid, "cannot run '%s': %s", s->layerfs, strerror(-pid));
 	int st;
 	if (RETRY_EINTR(waitpid(pid, &st, 0)) < 0)
 		return -errno;
@@ -167,6 +179,7 @@ static int setup_dev(int rootfd, struct msgbuf *m)
 	for (size_t k = 0; k < ARRAY_SIZE(links); k++)
 		if ((r = symlink_in_root(rootfd, "/dev", links[k][0], links[k][1])) < 0)
 			return msg_fail(m, r, "cannot make '/dev/%s': %s", links[k][0], strerror(-r));
+	trace_mark("pid1", "/dev made");
 	return 0;
 }
 
@@ -186,22 +199,54 @@ static int setup_proc_sys(int rootfd, struct msgbuf *m)
 		r = bind_in_root(rootfd, "/sys", "/sys", false, true, true);
 	if (r < 0)
 		return msg_fail(m, r, "cannot mount '/sys': %s", strerror(-r));
+	trace_mark("pid1", "/proc, /sys mounted");
 	return 0;
 }
 
-/* /etc/hostname, /etc/hosts, /etc/resolv.conf: files of the container
- * directory bound over the image's, so they never reach the upper layer. */
+/* The files bound over the image's /etc ones, in the order of spec->etc. */
+static const char *const etc_files[] = { "hostname", "hosts", "resolv.conf" };
+
+int rootfs_etc_files(const struct launch_spec *s, struct msgbuf *m)
+{
+	static const char *const opts[] = { "mode=0755", "size=1m", NULL };
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/etc", s->cdir);
+	_cleanup_close_ int under = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (under < 0)
+		return msg_fail(m, -errno, "cannot open '%s': %s", dir, strerror(errno));
+	int r = mount_new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			     under);
+	if (r < 0)
+		return msg_fail(m, r, "cannot mount a tmpfs on '%s': %s", dir, strerror(-r));
+	_cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return msg_fail(m, -errno, "cannot open '%s': %s", dir, strerror(errno));
+	for (size_t k = 0; k < ARRAY_SIZE(etc_files); k++) {
+		const char *t = s->etc[k] ? s->etc[k] : "";
+		_cleanup_close_ int f = openat(fd, etc_files[k], O_WRONLY | O_CREAT | O_EXCL |
+					       O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (f < 0 || write(f, t, strlen(t)) != (ssize_t)strlen(t))
+			return msg_fail(m, -EIO, "cannot write '%s/%s': %s", dir, etc_files[k],
+					strerror(errno));
+	}
+	trace_mark("holder", "/etc files written");
+	return 0;
+}
+
+/* /etc/hostname, /etc/hosts, /etc/resolv.conf: files of the holder's
+ * tmpfs on CDIR/etc bound over the image's, so they never reach the
+ * upper layer. */
 static int setup_etc(const struct launch_spec *s, int rootfd, struct msgbuf *m)
 {
-	static const char *const files[] = { "hostname", "hosts", "resolv.conf" };
-	for (size_t k = 0; k < ARRAY_SIZE(files); k++) {
+	for (size_t k = 0; k < ARRAY_SIZE(etc_files); k++) {
 		char src[4200], dst[64];
-		snprintf(src, sizeof(src), "%s/etc/%s", s->cdir, files[k]);
-		snprintf(dst, sizeof(dst), "/etc/%s", files[k]);
+		snprintf(src, sizeof(src), "%s/etc/%s", s->cdir, etc_files[k]);
+		snprintf(dst, sizeof(dst), "/etc/%s", etc_files[k]);
 		int r = bind_in_root(rootfd, src, dst, true, false, s->read_only);
 		if (r < 0)
 			return msg_fail(m, r, "cannot bind '%s': %s", dst, strerror(-r));
 	}
+	trace_mark("pid1", "/tmp mounted, /etc files bound");
 	return 0;
 }
 
@@ -216,6 +261,7 @@ static int switch_root(const char *newroot, struct msgbuf *m)
 		return msg_fail(m, -errno, "cannot detach the old root: %s", strerror(errno));
 	if (chdir("/") < 0)
 		return -errno;
+	trace_mark("pid1", "root pivoted");
 	return 0;
 }
 

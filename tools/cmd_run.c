@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "commands.h"
 #include "ctl_common.h"
 #include "launch_cgroup.h"
+#include "launch_trace.h"
 #include "launch_tty.h"
 #include "run_io.h"
 #include "run_spec.h"
@@ -80,6 +82,7 @@ static int finish(struct run_ctx *c, int code)
 		if (r < 0)
 			ctl_warn("%s", msg_text(&m, r));
 	}
+	trace_mark("caller", "done");
 	return code;
 }
 
@@ -158,13 +161,25 @@ static int setup_cgroups(struct run_ctx *c)
 	return -1;
 }
 
+/* LAYERCTL_TRACE=1: phase times on a copy of stderr (the container's
+ * processes redirect their own stderr). */
+static void start_trace(void)
+{
+	const char *t = getenv("LAYERCTL_TRACE");
+	if (t && *t && strcmp(t, "0"))
+		trace_start(fcntl(2, F_DUPFD_CLOEXEC, 3));
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_ctx c = { 0 };
+	start_trace();
 	int r = run_opts_parse(argc, argv, &c.o);
 	if (r < 0 && (r = run_ctx_resolve(&c)) < 0 && (r = run_ctx_check_host(&c)) < 0 &&
-	    (r = run_ctx_create(&c)) < 0 && (r = setup_cgroups(&c)) < 0)
+	    (r = run_ctx_create(&c)) < 0 && (r = setup_cgroups(&c)) < 0) {
+		trace_mark("caller", "container created");
 		r = c.o.detach ? run_detached(&c) : run_foreground(&c);
+	}
 	else if (c.cdir && c.o.rm)
 		r = finish(&c, r);
 	run_ctx_free(&c);

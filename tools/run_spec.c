@@ -145,29 +145,22 @@ int run_ctx_check_host(struct run_ctx *c)
 	return -1;
 }
 
-static int write_etc(struct run_ctx *c)
+/* The texts of the container's /etc/hostname, hosts and resolv.conf (the
+ * launcher writes them where they are bound from). */
+static void make_etc(struct run_ctx *c)
 {
-	char path[4300], hosts[512];
-	snprintf(path, sizeof(path), "%s/etc", c->cdir);
-	snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
-		 "ip6-loopback\n127.0.1.1\t%s\n", c->hostname);
-	char host_line[80];
-	snprintf(host_line, sizeof(host_line), "%s\n", c->hostname);
+	snprintf(c->etc_hosts, sizeof(c->etc_hosts), "127.0.0.1\tlocalhost\n::1\tlocalhost "
+		 "ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", c->hostname);
+	snprintf(c->etc_hostname, sizeof(c->etc_hostname), "%s\n", c->hostname);
 	/* The host's resolver with the host's network; none without one. */
-	char resolv[8192] = "";
+	c->etc_resolv[0] = 0;
 	if (!strcmp(c->o.network, "host")) {
 		int fd = open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, resolv, sizeof(resolv) - 1) : 0;
-		resolv[n > 0 ? n : 0] = 0;
+		ssize_t n = fd >= 0 ? read(fd, c->etc_resolv, sizeof(c->etc_resolv) - 1) : 0;
+		c->etc_resolv[n > 0 ? n : 0] = 0;
 		if (fd >= 0)
 			close(fd);
 	}
-	int r;
-	if ((r = container_write_text(path, "hostname", host_line)) < 0 ||
-	    (r = container_write_text(path, "hosts", hosts)) < 0 ||
-	    (r = container_write_text(path, "resolv.conf", resolv)) < 0)
-		return ctl_fail("cannot write '%s': %s", path, strerror(-r));
-	return -1;
 }
 
 static int write_record(struct run_ctx *c)
@@ -195,7 +188,8 @@ int run_ctx_create(struct run_ctx *c)
 		return ctl_fail("%s", msg_text(&m, r));
 	snprintf(c->hostname, sizeof(c->hostname), "%.*s", c->o.hostname ? 64 : 12,
 		 c->o.hostname ? c->o.hostname : c->id);
-	if ((r = write_etc(c)) >= 0 || (r = write_record(c)) >= 0)
+	make_etc(c);
+	if ((r = write_record(c)) >= 0)
 		return r;
 	struct launch_spec *s = &c->spec;
 	*s = (struct launch_spec){
@@ -207,6 +201,7 @@ int run_ctx_create(struct run_ctx *c)
 		.read_only = c->o.read_only, .init = c->o.init,
 		.network_host = !strcmp(c->o.network, "host"), .tty = c->o.tty, .remove = c->o.rm,
 		.stdio = { 0, 1, 2 }, .tty_sock = -1,
+		.etc = { c->etc_hostname, c->etc_hosts, c->etc_resolv },
 	};
 	id_plan_load(&s->ids);
 	return -1;

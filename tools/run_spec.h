@@ -16,6 +16,7 @@ struct run_ctx {
 	char **argv, **env;        /* the command and its environment */
 	size_t nargv, nenv;
 	char hostname[65];
+	char etc_hostname[80], etc_hosts[512], etc_resolv[8192];  /* /etc files */
 	struct launch_spec spec;
 };
 
