@@ -54,14 +54,19 @@ static bool in_initial_userns(void)
 	return a == 0 && b == 0 && c == 4294967295UL;
 }
 
-static bool is_subdir(const char *a, const char *b)
+/* Is resolved path A at or below resolved path B? */
+static bool path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	return strncmp(a, b, n) == 0 && (a[n] == '/' || a[n] == '\0' || n == 1);
+}
+
+/* Does either directory contain the other?  Each is resolved once. */
+static bool nested(const char *a, const char *b)
 {
 	_cleanup_free_ char *ra = realpath(a, NULL);
 	_cleanup_free_ char *rb = realpath(b, NULL);
-	if (!ra || !rb)
-		return false;
-	size_t n = strlen(rb);
-	return strncmp(ra, rb, n) == 0 && (ra[n] == '/' || ra[n] == '\0' || n == 1);
+	return ra && rb && (path_within(ra, rb) || path_within(rb, ra));
 }
 
 static void set_xattr_names(void)
@@ -118,7 +123,7 @@ int setup_layers(char *err, size_t errlen)
 			 o->workdir, o->upperdir);
 		return -EXDEV;
 	}
-	if (is_subdir(o->workdir, o->upperdir) || is_subdir(o->upperdir, o->workdir)) {
+	if (nested(o->workdir, o->upperdir)) {
 		snprintf(err, errlen, "workdir '%s' and upperdir '%s' must be separate subtrees",
 			 o->workdir, o->upperdir);
 		return -EINVAL;
