@@ -218,7 +218,7 @@ int index_link_locked(struct inode *dir, struct dentry *d, nlink_t lower_nlink);
 void dentry_forget_name(struct inode *dir, struct dentry *d, bool gone);
 void dentry_become_whiteout(struct inode *dir, struct dentry *d, int form);
 int dir_check_empty(struct inode *dir, struct dentry *d);
-void anchor_before_remove(struct inode *dir, struct dentry *d, int pfd);
+void anchor_before_remove(struct inode *dir, struct dentry *d, int pfd, bool replaced);
 
 /* ---- whiteout.c: writing deletions into the upper ---- */
 int upper_whiteout_at(int parentfd, const char *name);

@@ -23,12 +23,16 @@ void dentry_forget_name(struct inode *dir, struct dentry *d, bool gone)
 }
 
 /* A file removed while open stays reachable for fstat and fchmod through
- * an O_PATH descriptor taken before its name goes. */
-void anchor_before_remove(struct inode *dir, struct dentry *d, int pfd)
+ * an O_PATH descriptor taken before its name goes.  So does one REPLACED
+ * by a rename while the kernel knows it even if nobody has it open: a
+ * path walk that found it just before may still open it, as on any local
+ * filesystem (the old version; without the anchor that open would fail
+ * with ESTALE whenever the kernel's one retry raced another rename). */
+void anchor_before_remove(struct inode *dir, struct dentry *d, int pfd, bool replaced)
 {
 	struct inode *i = inode_peek(d->ino);
-	if (!i || i->type == DT_DIR || atomic_load(&i->nopen) == 0 || i->anchor_fd >= 0 ||
-	    d->layer != LAYER_UPPER)
+	if (!i || i->type == DT_DIR || i->anchor_fd >= 0 || d->layer != LAYER_UPPER ||
+	    (!replaced && atomic_load(&i->nopen) == 0))
 		return;
 	i->anchor_fd = openat(pfd, d->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
@@ -88,7 +92,7 @@ static int do_remove(struct inode *dir, const char *name, bool isdir)
 
 	bool gone = true;
 	int form = 0;
-	anchor_before_remove(dir, d, pfd);
+	anchor_before_remove(dir, d, pfd, false);
 	if (d->layer == LAYER_UPPER) {
 		struct stat st;
 		if (!isdir && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_nlink > 1)

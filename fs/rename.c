@@ -281,7 +281,7 @@ static int do_rename(struct inode *sdir, const char *sname, struct inode *ddir,
 	if (flags & RENAME_EXCHANGE)
 		return do_exchange(sdir, s, ddir, t, spfd, dpfd);
 	if (tvis)
-		anchor_before_remove(ddir, t, dpfd);
+		anchor_before_remove(ddir, t, dpfd, true);
 	return do_move(sdir, s, ddir, t, dname, spfd, dpfd);
 }
 
