@@ -235,7 +235,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct newent n = { .mode = (mode & 07777) | S_IFREG, .fd = -1,
 			    .open_flags = fi->flags };
-	struct fuse_entry_param e;
+	struct fuse_entry_param e = { 0 };
 	int r = do_new(req, inode_get(parent), name, &n, &e);
 	if (r < 0) {
 		if (n.fd >= 0)

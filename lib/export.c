@@ -124,7 +124,7 @@ static int write_file_in(int dirfd, const char *name, const void *data, size_t l
 
 static int copy_blob_to(struct store *s, const char *digest, int blobsfd, struct errmsg *e)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	_cleanup_close_ int in = export_open_blob(s, digest, &size, e);
 	if (in < 0)
 		return in;
@@ -169,7 +169,7 @@ static int write_oci_dir(struct store *s, const struct image_info *img, char *co
 static int tar_blob(struct store *s, const char *digest, const char *name,
 		    struct tar_writer *w, struct errmsg *e)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	_cleanup_close_ int in = export_open_blob(s, digest, &size, e);
 	if (in < 0)
 		return in;

@@ -87,7 +87,7 @@ static int layer_tar_size(struct store *s, const struct image_layer *l, int fd, 
 static int tar_layer(struct store *s, const struct image_layer *l, const char *name,
 		     struct tar_writer *w, struct errmsg *e)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	_cleanup_close_ int fd = export_open_blob(s, l->blob_digest, &size, e);
 	if (fd < 0)
 		return fd;
@@ -104,7 +104,7 @@ static int tar_layer(struct store *s, const struct image_layer *l, const char *n
 	}
 	if (strcmp(comp, "gzip") && strcmp(comp, "zstd"))
 		return err_set(e, -ENOTSUP, "blob '%s' is compressed with %s", l->blob_digest, comp);
-	uint64_t tsize, bytes;
+	uint64_t tsize = 0, bytes = 0;
 	if ((r = layer_tar_size(s, l, fd, &tsize, e)) < 0)
 		return r;
 	if ((r = tw_file_header(w, name, 0644, tsize)) < 0)
@@ -259,7 +259,7 @@ static int tar_layer_dir(struct store *s, const struct image_info *img, size_t k
 static int tar_config(struct store *s, const struct image_info *img, struct tar_writer *w,
 		      struct errmsg *e)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	_cleanup_close_ int fd = export_open_blob(s, img->config_digest, &size, e);
 	if (fd < 0)
 		return fd;

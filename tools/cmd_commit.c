@@ -193,7 +193,7 @@ static int store_image(struct job *j, const struct layer_result *layer, const st
 		.ref = a->ref, .message = a->message, .author = a->author, .created_by = created_by,
 		.created = a->tar.clamp ? a->tar.timestamp : (int64_t)time(NULL), .keep = keep,
 	};
-	char digest[DIGEST_STR_LEN + 1];
+	char digest[DIGEST_STR_LEN + 1] = "";
 	struct errmsg e = { { 0 } };
 	int r = image_build_commit(j->s, j->tmpfd, j->base, layer, &bo, digest, &e);
 	if (r < 0)
@@ -233,7 +233,7 @@ static int commit_container(const char *ref, struct commit_args *a)
 	    (r = container_freeze(init, &fr)) < 0)
 		ctl_warn("cannot stop container '%s' while reading it: %s", ref, strerror(-r));
 	struct change_set cs = { 0 };
-	struct layer_result layer;
+	struct layer_result layer = { 0 };
 	struct errmsg e = { { 0 } };
 	r = container_changes(cdir, &rec, true, a->squash, &cs, &e);
 	if (r == 0)
@@ -285,7 +285,7 @@ static int squash_image(const char *image, struct commit_args *a)
 		.lowerdirs = lowers, .nlower = n, .old_from = n - (size_t)a->from, .keep_links = true,
 	};
 	struct change_set cs = { 0 };
-	struct layer_result layer;
+	struct layer_result layer = { 0 };
 	struct errmsg e = { { 0 } };
 	if (r == 0)
 		r = changes_collect(&o, &cs, &e);
