@@ -16,15 +16,10 @@ L=$TESTS_DIR/killload.py
 # daemon_pid MNT: the layerfs process serving MNT (the one we mounted).
 daemon_pid() { pgrep -f -x -- "$FS_BIN -o .*,workdir=$1/w$2 $1/m" | head -1; }
 
-# res GOT WANT DESCRIPTION DIAG: a test point, a TODO one in a round with a known bug.
-res() {
-	if [ "$1" == "$2" ]; then tap_ok "$3"
-	elif [ -n "$todo" ]; then tap_todo "$3" "$todo" "$4"
-	else tap_not_ok "$3" "$4"; fi
-}
-
-round() { # LABEL EXTRA_OPTS STRICT [TODO_REASON]
-	local label=$1 extra=$2 strict=$3 todo=${4:-} d=$T/$1 k pids=() pid
+# res GOT WANT DESCRIPTION DIAG: one test point.
+res() { if [ "$1" == "$2" ]; then tap_ok "$3"; else tap_not_ok "$3" "$4"; fi; }
+round() { # LABEL EXTRA_OPTS STRICT
+	local label=$1 extra=$2 strict=$3 d=$T/$1 k pids=() pid
 	mkdir -p "$d"/{l,u,w,m,log}
 	"$PYTHON" "$L" seed "$d/l" $N
 	local opts="lowerdir=$d/l,upperdir=$d/u,workdir=$d/w$extra"

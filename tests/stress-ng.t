@@ -29,10 +29,6 @@ for k in $(seq 1 50); do head -c 4096 /dev/urandom >"$T/l/base/f$k"; done
 fs_mount "lowerdir=$T/l,upperdir=$T/u,workdir=$T/w" "$T/m" || tap_skip_all "cannot mount: $FS_MOUNT_ERR"
 mkdir -p "$T/m/base/run"
 
-# A stressor that fails because of a known layerfs bug is reported as TODO
-# (none at present): known_bug NAME prints the reason.
-known_bug() { return 1; }
-
 run() { # NAME ARGS...: one stressor, one test point
 	local name=$1 rc out; shift
 	out=$(cd "$T/m/base/run" && timeout -k 10 $((SECS + 60)) stress-ng "$@" --timeout "${SECS}s" --verify \
@@ -42,9 +38,7 @@ run() { # NAME ARGS...: one stressor, one test point
 	0) tap_ok "$name: $(printf '%s\n' "$out" | awk -v s="$name" '$2 == "metrc:" && $4 == s {print $5 " bogo ops"; exit}')" ;;
 	3) tap_skip "$name" "stress-ng cannot run it here: $(printf '%s\n' "$out" | grep -m1 -i 'skip\|not implemented\|unsupported' | sed 's/^stress-ng: //')" ;;
 	*)
-		local why
-		if why=$(known_bug "$name"); then tap_todo "$name (exit $rc)" "$why" "$(printf '%s\n' "$out" | grep -m3 'fail')"
-		else tap_not_ok "$name (exit $rc)" "$(printf '%s\n' "$out" | tail -15)"; fi ;;
+		tap_not_ok "$name (exit $rc)" "$(printf '%s\n' "$out" | tail -15)" ;;
 	esac
 }
 for s in $STRESSORS; do run "$s" "--$s" 1; done
