@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 
-FS_ORDER = ["layerfs", "fuse-overlayfs", "kernel", "plain"]
+# layerfs-all: layerfs -o passthrough=all (lower files read in passthrough too).
+FS_ORDER = ["layerfs", "layerfs-all", "fuse-overlayfs", "kernel", "plain"]
 HIGHER_IS_BETTER = {"MiB/s", "IOPS"}
 
 
@@ -129,17 +130,21 @@ def target(key, med):
 
 
 def build_table(order, med):
-    head = ["workload", "metric", "cache", "unit"] + FS_ORDER + \
-           ["fuse-ovl/k", "layerfs/k", "layerfs/fuse-ovl", "target (layerfs)", ""]
+    fses = [fs for fs in FS_ORDER if any(fs in med[k] for k in order)]
+    all_k = "layerfs-all" in fses
+    head = ["workload", "metric", "cache", "unit"] + fses + \
+           ["fuse-ovl/k", "layerfs/k"] + (["layerfs-all/k"] if all_k else []) + \
+           ["layerfs/fuse-ovl", "target (layerfs)", ""]
     lines = []
     for key in order:
         w, m, c, u = key
         row = med[key]
         lfs, fo, k = row.get("layerfs"), row.get("fuse-overlayfs"), row.get("kernel")
         tgt, verdict = target(key, med)
-        lines.append([w, m, c, u] + [fmt_val(row.get(fs)) for fs in FS_ORDER] +
-                     [fmt_ratio(ratio(fo, k), u), fmt_ratio(ratio(lfs, k), u),
-                      fmt_ratio(ratio(lfs, fo), u).replace("k", "") if ratio(lfs, fo) else "-",
+        lines.append([w, m, c, u] + [fmt_val(row.get(fs)) for fs in fses] +
+                     [fmt_ratio(ratio(fo, k), u), fmt_ratio(ratio(lfs, k), u)] +
+                     ([fmt_ratio(ratio(row.get("layerfs-all"), k), u)] if all_k else []) +
+                     [fmt_ratio(ratio(lfs, fo), u).replace("k", "") if ratio(lfs, fo) else "-",
                       tgt, verdict])
     return head, lines
 
@@ -156,7 +161,9 @@ def per_layer(med):
             if len(pts) < 2:
                 continue
             parts = []
-            for fs in FS_ORDER[:3]:   # plain is one layer whatever the depth
+            for fs in FS_ORDER:
+                if fs == "plain":     # one layer whatever the depth
+                    continue
                 xy = [(n, d[fs]) for n, d in sorted(pts.items()) if fs in d]
                 if len(xy) < 2:
                     continue

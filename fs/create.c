@@ -243,13 +243,15 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uint64_t)n.fd;
 	fi->keep_cache = 1;
 	/* Open as from op_open: an unlink while open keeps it reachable. */
 	struct inode *i = inode_get(e.ino);
-	atomic_fetch_add(&i->nopen, 1);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+	/* A new file has no other handle, so there is no mode to agree with. */
+	(void)file_open_begin(i, n.fd, true, &fi->fh);
+	r = fuse_reply_create(req, &e, fi);
+	file_open_replied();
+	if (r == -ENOENT) {
 		close(n.fd);
-		atomic_fetch_sub(&i->nopen, 1);
+		file_open_end(i, fi->fh);
 	}
 }

@@ -61,11 +61,14 @@ static int do_open(struct inode *i, struct fuse_file_info *fi)
 	}
 	if (fd < 0)
 		return fd;
-	fi->fh = (uint64_t)fd;
+	bool data_upper = i->layer == LAYER_UPPER && !i->metacopy;
+	if ((r = file_open_begin(i, fd, data_upper, &fi->fh)) < 0) {
+		close(fd);
+		return r;
+	}
 	/* Lowers never change and the upper changes only through us. */
 	fi->keep_cache = 1;
 	fi->noflush = !writes;
-	atomic_fetch_add(&i->nopen, 1);
 	return 0;
 }
 
@@ -77,9 +80,11 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		close((int)fi->fh);
-		atomic_fetch_sub(&i->nopen, 1);
+	r = fuse_reply_open(req, fi);
+	file_open_replied();
+	if (r == -ENOENT) {
+		close(fh_fd(fi));
+		file_open_end(i, fi->fh);
 	}
 }
 
@@ -87,7 +92,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].fd = fh_fd(fi);
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
@@ -97,7 +102,7 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = (int)fi->fh;
+	out.buf[0].fd = fh_fd(fi);
 	out.buf[0].pos = off;
 	ssize_t n = fuse_buf_copy(&out, in, 0);
 	if (n < 0)
@@ -109,7 +114,7 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/* close(dup()) reports delayed write errors of the underlying fs. */
-	int fd = dup((int)fi->fh);
+	int fd = dup(fh_fd(fi));
 	int r = fd < 0 ? errno : (close(fd) < 0 ? errno : 0);
 	fuse_reply_err(req, r);
 }
@@ -117,8 +122,8 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *i = inode_get(ino);
-	close((int)fi->fh);
-	atomic_fetch_sub(&i->nopen, 1);
+	close(fh_fd(fi));
+	file_open_end(i, fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -126,7 +131,7 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 {
 	int r = 0;
 	if (lfs->opts.fsync) {
-		int fd = (int)fi->fh;
+		int fd = fh_fd(fi);
 		r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0;
 	}
 	fuse_reply_err(req, r);
@@ -135,7 +140,7 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 		  struct fuse_file_info *fi)
 {
-	int r = fallocate((int)fi->fh, mode, offset, length) < 0 ? errno : 0;
+	int r = fallocate(fh_fd(fi), mode, offset, length) < 0 ? errno : 0;
 	fuse_reply_err(req, r);
 }
 
@@ -143,7 +148,7 @@ void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			struct fuse_file_info *fi_out, size_t len, int flags)
 {
-	ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out,
+	ssize_t n = copy_file_range(fh_fd(fi_in), &off_in, fh_fd(fi_out), &off_out,
 				    len, (unsigned)flags);
 	if (n < 0)
 		fuse_reply_err(req, errno);
@@ -153,7 +158,7 @@ void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 
 void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
-	off_t r = lseek((int)fi->fh, off, whence);
+	off_t r = lseek(fh_fd(fi), off, whence);
 	if (r < 0)
 		fuse_reply_err(req, errno);
 	else

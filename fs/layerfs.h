@@ -92,6 +92,9 @@ struct inode {
 	bool hashed;                 /* findable by ino */
 	uint16_t datalayer;          /* metacopy: layer holding the data */
 	_Atomic int nopen;           /* open file handles */
+	int32_t pt_id;               /* passthrough.c: backing id, 0 if none */
+	uint32_t pt_count;           /* handles open in passthrough */
+	bool pt_upper;               /* ... to the upper file (else a lower) */
 	int anchor_fd;               /* O_PATH fd kept when removed while open */
 	uint16_t nlows;              /* dirs: lower layers merged in */
 	uint16_t *lows;
@@ -180,6 +183,23 @@ void dir_entry_changed(struct inode *dir, struct dentry *d, bool renamed);
 
 /* ---- file.c ---- */
 int layer_open_flags(int flags);
+/* An open handle (fuse_file_info.fh): the layer file's descriptor, and
+ * whether the kernel reads and writes it in passthrough. */
+#define FH_PASSTHROUGH (UINT64_C(1) << 32)
+static inline int fh_fd(const struct fuse_file_info *fi)
+{
+	return (int)(fi->fh & 0x7fffffff);
+}
+
+/* ---- passthrough.c ---- */
+void passthrough_setup(struct fuse_session *se);
+/* Count an open of I served by FD (its data in the upper layer or not)
+ * and choose its mode; *FH gets the handle.  Then reply, then call
+ * file_open_replied().  -ETXTBSY: see passthrough.c. */
+int file_open_begin(struct inode *i, int fd, bool data_upper, uint64_t *fh);
+void file_open_replied(void);
+/* The handle FH of I is closed. */
+void file_open_end(struct inode *i, uint64_t fh);
 
 /* ---- readdir.c ---- */
 void dir_snap_invalidate(struct dirlist *l);

@@ -164,7 +164,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int r;
 
 	if (fi && fi->fh && i->type == DT_REG && !i->metacopy) {
-		int fd = (int)fi->fh;
+		int fd = fh_fd(fi);
 		r = fstat(fd, &st) < 0 ? -errno : 0;
 		if (r == 0)
 			attr_fixup(&st, i->ino, fd, i->layer, NULL);

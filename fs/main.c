@@ -202,6 +202,7 @@ int main(int argc, char **argv)
 		fuse_session_destroy(se);
 		return 1;
 	}
+	passthrough_setup(se);
 	if (setup_workdir(err, sizeof(err)) < 0) {
 		fprintf(stderr, "layerfs: %s\n", err);
 		fuse_session_unmount(se);

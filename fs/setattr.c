@@ -33,7 +33,7 @@ static int target_of(struct inode *i, struct target *t)
 static int do_truncate(struct inode *i, off_t size, struct fuse_file_info *fi)
 {
 	if (fi && fi->fh)
-		return ftruncate((int)fi->fh, size) < 0 ? -errno : 0;
+		return ftruncate(fh_fd(fi), size) < 0 ? -errno : 0;
 	int r = copyup(i, size == 0 ? CU_EMPTY : CU_DATA);
 	if (r < 0)
 		return r;

@@ -19,6 +19,7 @@ void mount_opts_init(struct mount_opts *o)
 	o->xattr_permissions = -1;
 	o->timeout = 86400.0;
 	o->threaded = 1;
+	o->passthrough = PASSTHROUGH_UPPER;
 }
 
 static void free_lowers(struct mount_opts *o)
@@ -226,6 +227,15 @@ static int parse_keyval(struct mount_opts *o, const char *key, const char *v)
 			return -EINVAL;
 		o->writeback = (int)n;
 		return 0;
+	}
+	if (!strcmp(key, "passthrough")) {
+		static const char *const modes[] = { "off", "upper", "all" };
+		for (size_t k = 0; k < ARRAY_SIZE(modes); k++)
+			if (!strcmp(v, modes[k])) {
+				o->passthrough = (int)k;
+				return 0;
+			}
+		return -EINVAL;
 	}
 	if (!strcmp(key, "xattr_permissions")) {
 		if (parse_long(v, 0, 2, &n) < 0)

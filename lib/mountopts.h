@@ -30,6 +30,7 @@ struct mount_opts {
 	double timeout;       /* entry/attr cache seconds */
 	int threaded;         /* 0: single-threaded loop */
 	int writeback;        /* FUSE writeback cache */
+	int passthrough;      /* PASSTHROUGH_*: FUSE passthrough of file I/O */
 
 	struct idmap uidmap;
 	struct idmap gidmap;
@@ -40,6 +41,9 @@ struct mount_opts {
 	bool allow_other;
 	bool default_permissions_off;
 };
+
+/* Which open files the kernel reads and writes directly (fs/passthrough.c). */
+enum { PASSTHROUGH_OFF, PASSTHROUGH_UPPER, PASSTHROUGH_ALL };
 
 void mount_opts_init(struct mount_opts *o);
 void mount_opts_free(struct mount_opts *o);

@@ -1,0 +1,149 @@
+#!/bin/bash
+# FUSE passthrough: which files the kernel reads and writes without asking
+# the daemon, and that the data and the union's rules stay right.  The
+# daemon runs in the foreground with -o debug, whose log lists every
+# request: a file in passthrough gets OPEN and RELEASE but no READ or
+# WRITE.
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_cmd python3 fusermount3 cmp
+[ -c /dev/fuse ] || tap_skip_all "/dev/fuse is missing"
+# Passthrough came in Linux 6.9 (CONFIG_FUSE_PASSTHROUGH).
+read -r kmaj kmin _ < <(uname -r | tr '.-' '  ')
+if [ "$kmaj" -lt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -lt 9 ]; }; then
+	tap_skip_all "Linux $(uname -r) has no FUSE passthrough (6.9 or later)"
+fi
+if [ -r /proc/config.gz ] && ! zgrep -q '^CONFIG_FUSE_PASSTHROUGH=y' /proc/config.gz; then
+	tap_skip_all "this kernel is built without CONFIG_FUSE_PASSTHROUGH"
+fi
+
+T=$(mktemp -d /tmp/layerfs-passthrough.XXXXXX)
+M=$T/m
+trap 'unmount_quiet "$M"; rm -rf "$T"' EXIT
+
+# fresh_layers: a lower with a text file and a 4 MiB file, an empty upper.
+fresh_layers() {
+	rm -rf "$T/l" "$T/u" "$T/w"
+	mkdir -p "$T/l/d" "$T/u" "$T/w" "$M"
+	echo "lower text" > "$T/l/d/text"
+	head -c 4194304 /dev/urandom > "$T/l/big"
+}
+# mount_debug [OPTIONS]: mount in the foreground, requests logged to $T/log.
+mount_debug() {
+	"$LAYERFS" -f -o "lowerdir=$T/l,upperdir=$T/u,workdir=$T/w,debug${1:+,$1}" "$M" \
+		2>"$T/log" &
+	local k
+	for ((k = 0; k < 200; k++)); do
+		mountpoint -q "$M" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+umount_wait() {
+	fusermount3 -u "$M"
+	local k
+	for ((k = 0; k < 200; k++)); do
+		pgrep -f "layerfs -f -o lowerdir=$T/l" >/dev/null || return 0
+		sleep 0.05
+	done
+}
+# requests OPCODE: how many requests of that kind the log holds.
+requests() { grep -c "opcode: $1 (" "$T/log"; }
+# rw_count: READ and WRITE requests since the log was last cut.
+rw_count() { echo $(($(requests READ) + $(requests WRITE))); }
+cut_log() { : > "$T/log"; }
+
+# --- default (passthrough=upper) ---------------------------------------------
+fresh_layers
+mount_debug || tap_skip_all "layerfs does not mount here"
+cut_log
+echo "new file" > "$M/new"
+cat "$M/new" >/dev/null
+head -c 3000000 /dev/urandom > "$T/data"
+cp "$T/data" "$M/copy"
+check "a file written through the mount holds the data" cmp "$T/data" "$M/copy"
+is "$(rw_count)" 0 "files created in the mount are read and written with no READ or WRITE request"
+cut_log
+cat "$M/d/text" >/dev/null
+is "$([ "$(requests READ)" -gt 0 ] && echo reads)" reads \
+	"a lower file is read through the daemon by default"
+cut_log
+echo "appended" >> "$M/d/text"
+is "$(cat "$M/d/text")" "$(printf 'lower text\nappended')" "a lower file opened for append is copied up, then appended to"
+is "$(rw_count)" 0 "... and its copy in the upper is written in passthrough"
+is "$(cat "$T/l/d/text")" "lower text" "the lower file is unchanged"
+
+# A lower file held open for reading (through the page cache), then opened
+# for writing: the writer's handle cannot be a passthrough one, and works.
+exec 7<"$M/big"
+cut_log
+printf 'XYZ' | dd of="$M/big" bs=1 seek=100 conv=notrunc status=none
+st=$?
+exec 7<&-
+is "$st" 0 "a write open of a lower file held open for reading succeeds"
+is "$([ "$(requests WRITE)" -gt 0 ] && echo daemon)" daemon "... and is written through the daemon"
+is "$(dd if="$M/big" bs=1 skip=100 count=3 status=none)" XYZ "... with the data in place"
+
+# Two handles of one file at once, then again after both closed: one
+# backing file per inode, registered once and released with the last handle.
+python3 - "$M/copy" <<'EOF' && tap_ok "two handles of one file share its backing file; reopening works" || tap_not_ok "two handles of one file share its backing file; reopening works"
+import os, sys
+p = sys.argv[1]
+a = os.open(p, os.O_RDWR); b = os.open(p, os.O_RDONLY)
+os.pwrite(a, b"hello", 0)
+assert os.pread(b, 5, 0) == b"hello"
+os.close(a)
+assert os.pread(b, 5, 0) == b"hello"
+os.close(b)
+for _ in range(200):
+    c = os.open(p, os.O_RDWR)
+    os.pwrite(c, b"again", 0)
+    os.close(c)
+c = os.open(p, os.O_RDONLY)
+assert os.pread(c, 5, 0) == b"again"
+os.close(c)
+EOF
+# Shared writable mappings go to the upper file too.
+python3 - "$M/copy" <<'EOF' && tap_ok "a shared mapping writes the file" || tap_not_ok "a shared mapping writes the file"
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0:6] = b"mapped"
+m.flush(); m.close(); os.close(fd)
+EOF
+umount_wait
+is "$(head -c 6 "$T/u/copy")" mapped "... and the data is in the upper after unmount"
+is "$(head -c 11 "$T/u/copy" | tail -c 5)" "$(head -c 11 "$T/data" | tail -c 5)" "... around the data written before"
+
+# --- passthrough=off ---------------------------------------------------------
+fresh_layers
+mount_debug passthrough=off || tap_not_ok "mount with passthrough=off"
+cut_log
+echo "new file" > "$M/new"
+cat "$M/new" >/dev/null
+is "$([ "$(requests READ)" -gt 0 ] && [ "$(requests WRITE)" -gt 0 ] && echo daemon)" daemon \
+	"passthrough=off: every read and write goes to the daemon"
+umount_wait
+
+# --- passthrough=all ---------------------------------------------------------
+fresh_layers
+mount_debug passthrough=all || tap_not_ok "mount with passthrough=all"
+cut_log
+check "passthrough=all: a lower file reads right" cmp "$T/l/big" "$M/big"
+is "$(rw_count)" 0 "passthrough=all: a lower file is read with no READ request"
+exec 7<"$M/d/text"
+out=$(sh -c "echo more >> '$M/d/text'" 2>&1)
+st=$?
+exec 7<&-
+is "$([ "$st" -ne 0 ] && echo failed)/$(grep -c 'Text file busy' <<<"$out")" "failed/1" \
+	"passthrough=all: writing a lower file open for reading elsewhere fails with ETXTBSY"
+check "... and works once it is closed" sh -c "echo more >> '$M/d/text'"
+is "$(cat "$M/d/text")" "$(printf 'lower text\nmore')" "... with the data appended once"
+is "$(cat "$T/l/d/text")" "lower text" "... and the lower file unchanged"
+umount_wait
+
+# --- bad values ----------------------------------------------------------------
+out=$("$LAYERFS" -o "lowerdir=$T/l,passthrough=sometimes" "$M" 2>&1)
+is "$?/$(grep -c "passthrough" <<<"$out")" "2/1" "an unknown passthrough mode is refused, naming the option"
+tap_done
