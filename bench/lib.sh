@@ -5,7 +5,7 @@
 #   BENCH_QUICK  1 = small data and few runs, for trying the harness
 #   BENCH_RUNS   runs per measurement (default 5, quick 2)
 #   BENCH_ONLY   comma list of workloads to run (meta,stat,read,copyup,small,tree,mem)
-#   BENCH_FS     comma list of filesystems (default layerfs,layerfs-all,fuse-overlayfs,kernel,plain)
+#   BENCH_FS     comma list of filesystems (default layerfs,layerfs-nopt,fuse-overlayfs,kernel,plain)
 #   LAYERFS      layerfs binary (default $LAYERFS_BUILD/layerfs)
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -146,8 +146,8 @@ mount_union() {
     fuse-overlayfs)
         "$FUSE_OVERLAYFS" -f -o "$opts" "$mnt" 2>>"${BENCH_LOG:-/dev/null}" &
         wait_mounted "$mnt" $! "$FUSE_OVERLAYFS" || { log "fuse-overlayfs did not mount"; return 1; } ;;
-    layerfs|layerfs-all)
-        [[ $fs == layerfs-all ]] && opts+=",passthrough=all"
+    layerfs|layerfs-nopt)
+        [[ $fs == layerfs-nopt ]] && opts+=",passthrough=off"
         "$LAYERFS" -f -o "$opts" "$mnt" 2>>"${BENCH_LOG:-/dev/null}" &
         wait_mounted "$mnt" $! "$LAYERFS" || { log "$fs did not mount"; return 1; } ;;
     plain)

@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 
 ALL_WORKLOADS=meta,stat,read,copyup,small,tree,mem
 BENCH_ONLY=${BENCH_ONLY:-$ALL_WORKLOADS}
-BENCH_FS=${BENCH_FS:-layerfs,layerfs-all,fuse-overlayfs,kernel,plain}
+BENCH_FS=${BENCH_FS:-layerfs,layerfs-nopt,fuse-overlayfs,kernel,plain}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-1800}   # seconds for one workload on one filesystem
 
@@ -79,7 +79,7 @@ echo "workload,metric,fs,run,value,unit,cache" > "$RAW"
 probe_fs() {
     local fs=$1
     case $fs in
-    layerfs|layerfs-all)
+    layerfs|layerfs-nopt)
         [[ -n $LAYERFS ]] || { echo "no layerfs binary given (run through make bench, or set LAYERFS)"; return; }
         [[ -x $LAYERFS ]] || { echo "no layerfs binary at '$LAYERFS' (build it, or set LAYERFS)"; return; }
         "$LAYERFS" --version >/dev/null 2>&1 || { echo "'$LAYERFS --version' fails"; return; } ;;
@@ -132,7 +132,7 @@ for fs in "${want[@]}"; do
         FSES+=("$fs")
         case $fs in
         layerfs) v=$("$LAYERFS" --version 2>&1 | head -n1) ;;
-        layerfs-all) v="$("$LAYERFS" --version 2>&1 | head -n1), -o passthrough=all" ;;
+        layerfs-nopt) v="$("$LAYERFS" --version 2>&1 | head -n1), -o passthrough=off" ;;
         fuse-overlayfs) v=$("$FUSE_OVERLAYFS" --version 2>&1 | grep -i 'fuse-overlayfs' | head -n1) ;;
         kernel) v="overlay, Linux $(uname -r), defaults:$(cd /sys/module/overlay/parameters 2>/dev/null \
                     && for p in redirect_dir index metacopy xino_auto; do printf ' %s=%s' "$p" "$(cat "$p")"; done)" ;;

@@ -64,6 +64,8 @@ static int do_open(struct inode *i, struct fuse_file_info *fi)
 	bool data_upper = i->layer == LAYER_UPPER && !i->metacopy;
 	if ((r = file_open_begin(i, fd, data_upper, &fi->fh)) < 0) {
 		close(fd);
+		if (r == -ESTALE)
+			inode_detach(i);
 		return r;
 	}
 	/* Lowers never change and the upper changes only through us. */

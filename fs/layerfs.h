@@ -195,11 +195,13 @@ static inline int fh_fd(const struct fuse_file_info *fi)
 void passthrough_setup(struct fuse_session *se);
 /* Count an open of I served by FD (its data in the upper layer or not)
  * and choose its mode; *FH gets the handle.  Then reply, then call
- * file_open_replied().  -ETXTBSY: see passthrough.c. */
+ * file_open_replied().  -ESTALE: I is bound to another file of its own;
+ * detach it and let the kernel look the name up again (passthrough.c). */
 int file_open_begin(struct inode *i, int fd, bool data_upper, uint64_t *fh);
 void file_open_replied(void);
 /* The handle FH of I is closed. */
 void file_open_end(struct inode *i, uint64_t fh);
+void inode_detach(struct inode *i);
 
 /* ---- readdir.c ---- */
 void dir_snap_invalidate(struct dirlist *l);

@@ -15,11 +15,14 @@
  * cannot be opened in passthrough, and the reverse.  So each inode counts
  * its open handles and its passthrough ones, under a lock, and an open
  * takes the mode of the handles already open.  A file's data moves only by
- * copy-up (lower to upper), so by default only files whose data is in the
- * upper layer are passed through: their backing file never changes.  With
- * passthrough=all, read-only opens of lower files are too; then a write
- * open of a lower file that is open for reading elsewhere cannot be given
- * the new upper file and fails with ETXTBSY. */
+ * copy-up (lower to upper), and the handles open before a copy-up keep
+ * reading the lower file, as with kernel overlayfs; an open after it must
+ * reach the upper file, which the inode, bound to the lower one, cannot
+ * give it.  So that open fails with ESTALE, and the inode gives its name
+ * to a new one (inode_detach): the kernel retries the path walk once with
+ * revalidation, a lookup then returns the new inode, and the open is made
+ * there.  passthrough=upper passes through only files whose data is in the
+ * upper layer; passthrough=off none. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -210,7 +213,7 @@ int file_open_begin(struct inode *i, int fd, bool data_upper, uint64_t *fh)
 	pthread_mutex_lock(pt_lock(i));
 	if (i->pt_count) {
 		if (i->pt_upper != data_upper) {
-			r = -ETXTBSY; /* see the top of the file */
+			r = -ESTALE; /* see the top of the file */
 			goto out;
 		}
 		i->pt_count++;

@@ -37,6 +37,23 @@ void anchor_before_remove(struct inode *dir, struct dentry *d, int pfd, bool rep
 	i->anchor_fd = openat(pfd, d->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* Give I's name to a new inode.  I keeps the handles open on it, which
+ * the kernel has bound to the file they opened (passthrough.c), and is
+ * found no more: the next lookup of the name makes a new inode, as after
+ * a rename over it.  Like a replaced file, I is reached through an anchor
+ * on its file from then on. */
+void inode_detach(struct inode *i)
+{
+	NS_WRITE;
+	if (i->stale || i->type != DT_REG)
+		return;
+	char path[PATH_MAX];
+	if (i->anchor_fd < 0 && path_in_layer(i, i->layer, path, sizeof(path)) == 0)
+		i->anchor_fd = layer_open(i->layer, path, O_PATH | O_NOFOLLOW);
+	i->stale = true;
+	inode_unhash(i);
+}
+
 /* Is directory DIR/D empty in the merged view? */
 int dir_check_empty(struct inode *dir, struct dentry *d)
 {

@@ -19,7 +19,7 @@ void mount_opts_init(struct mount_opts *o)
 	o->xattr_permissions = -1;
 	o->timeout = 86400.0;
 	o->threaded = 1;
-	o->passthrough = PASSTHROUGH_UPPER;
+	o->passthrough = PASSTHROUGH_ALL;
 }
 
 static void free_lowers(struct mount_opts *o)
