@@ -247,7 +247,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	/* Open as from op_open: an unlink while open keeps it reachable. */
 	struct inode *i = inode_get(e.ino);
 	/* A new file has no other handle, so there is no mode to agree with. */
-	(void)file_open_begin(i, n.fd, true, &fi->fh);
+	(void)file_open_begin(i, n.fd, true, true, &fi->fh);
 	r = fuse_reply_create(req, &e, fi);
 	file_open_replied();
 	if (r == -ENOENT) {

@@ -62,7 +62,7 @@ static int do_open(struct inode *i, struct fuse_file_info *fi)
 	if (fd < 0)
 		return fd;
 	bool data_upper = i->layer == LAYER_UPPER && !i->metacopy;
-	if ((r = file_open_begin(i, fd, data_upper, &fi->fh)) < 0) {
+	if ((r = file_open_begin(i, fd, data_upper, false, &fi->fh)) < 0) {
 		close(fd);
 		if (r == -ESTALE)
 			inode_detach(i);

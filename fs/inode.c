@@ -184,6 +184,7 @@ static void inode_destroy(struct inode *i)
 		dir_free(i->dir);
 	if (i->anchor_fd >= 0)
 		close(i->anchor_fd);
+	passthrough_forget(i);
 	free(i->lows);
 	free(i->redirect);
 	free(i->name);

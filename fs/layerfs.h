@@ -94,7 +94,7 @@ struct inode {
 	_Atomic int nopen;           /* open file handles */
 	int32_t pt_id;               /* passthrough.c: backing id, 0 if none */
 	uint32_t pt_count;           /* handles open in passthrough */
-	bool pt_upper;               /* ... to the upper file (else a lower) */
+	bool pt_upper;               /* the backing file is the upper one */
 	int anchor_fd;               /* O_PATH fd kept when removed while open */
 	uint16_t nlows;              /* dirs: lower layers merged in */
 	uint16_t *lows;
@@ -193,14 +193,16 @@ static inline int fh_fd(const struct fuse_file_info *fi)
 
 /* ---- passthrough.c ---- */
 void passthrough_setup(struct fuse_session *se);
-/* Count an open of I served by FD (its data in the upper layer or not)
- * and choose its mode; *FH gets the handle.  Then reply, then call
+/* Count an open of I served by FD (its data in the upper layer or not,
+ * CREATED by this open or not) and choose its mode; *FH gets the handle.  Then reply, then call
  * file_open_replied().  -ESTALE: I is bound to another file of its own;
  * detach it and let the kernel look the name up again (passthrough.c). */
-int file_open_begin(struct inode *i, int fd, bool data_upper, uint64_t *fh);
+int file_open_begin(struct inode *i, int fd, bool data_upper, bool created, uint64_t *fh);
 void file_open_replied(void);
 /* The handle FH of I is closed. */
 void file_open_end(struct inode *i, uint64_t fh);
+/* I is being freed: release its backing file. */
+void passthrough_forget(struct inode *i);
 void inode_detach(struct inode *i);
 
 /* ---- readdir.c ---- */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -79,6 +80,9 @@ struct abi_backing_map {
 _Static_assert(sizeof(struct abi_in_header) == 40, "fuse_in_header");
 _Static_assert(sizeof(struct abi_init_out) == 40, "fuse_init_out up to max_stack_depth");
 _Static_assert(sizeof(struct abi_open_out) == 16, "fuse_open_out");
+
+/* Files from this size up are passed through when opened (see backing_for). */
+#define PT_MIN_SIZE (256 * 1024)
 
 static struct {
 	_Atomic bool init_pending;    /* INIT read, not answered yet */
@@ -205,7 +209,38 @@ static int32_t backing_open(int fd)
 	return 0;
 }
 
-int file_open_begin(struct inode *i, int fd, bool data_upper, uint64_t *fh)
+static void backing_close(struct inode *i)
+{
+	uint32_t id = (uint32_t)i->pt_id;
+	if (id && ioctl(pt.devfd, IOC_BACKING_CLOSE, &id) < 0)
+		fprintf(stderr, "layerfs: closing backing file %u: %s\n", id, strerror(errno));
+	i->pt_id = 0;
+}
+
+/* The backing id for a passthrough open of I served by FD, 0 for none.
+ * An inode keeps its backing file registered after its last handle
+ * closes, until it is forgotten: opening a file again then costs no
+ * ioctl.  Needs I's lock and no handle open. */
+static int32_t backing_for(struct inode *i, int fd, bool data_upper, bool created)
+{
+	if (i->pt_id && i->pt_upper == data_upper)
+		return i->pt_id;
+	backing_close(i); /* its data moved up: register the new file */
+	if (!pt.on || (!data_upper && lfs->opts.passthrough != PASSTHROUGH_ALL))
+		return 0;
+	/* A read in passthrough makes the kernel forget the file's atime, so
+	 * the next stat asks the daemon; a small file is read in a request or
+	 * two, and again from the page cache for nothing.  A file being
+	 * created is passed through, to save its writes. */
+	struct stat st;
+	if (!created && (fstat(fd, &st) < 0 || st.st_size < PT_MIN_SIZE))
+		return 0;
+	i->pt_id = backing_open(fd);
+	i->pt_upper = data_upper;
+	return i->pt_id;
+}
+
+int file_open_begin(struct inode *i, int fd, bool data_upper, bool created, uint64_t *fh)
 {
 	int r = 0;
 	*fh = (uint64_t)fd;
@@ -216,17 +251,14 @@ int file_open_begin(struct inode *i, int fd, bool data_upper, uint64_t *fh)
 			r = -ESTALE; /* see the top of the file */
 			goto out;
 		}
-		i->pt_count++;
 		reply_backing_id = i->pt_id;
-	} else if (pt.on && !i->nopen &&
-		   (data_upper || lfs->opts.passthrough == PASSTHROUGH_ALL) &&
-		   (i->pt_id = backing_open(fd)) > 0) {
-		i->pt_count = 1;
-		i->pt_upper = data_upper;
-		reply_backing_id = i->pt_id;
+	} else if (!i->nopen) {
+		reply_backing_id = backing_for(i, fd, data_upper, created);
 	}
-	if (reply_backing_id)
+	if (reply_backing_id) {
+		i->pt_count++;
 		*fh |= FH_PASSTHROUGH;
+	}
 	atomic_fetch_add(&i->nopen, 1);
 out:
 	pthread_mutex_unlock(pt_lock(i));
@@ -241,13 +273,14 @@ void file_open_replied(void)
 void file_open_end(struct inode *i, uint64_t fh)
 {
 	pthread_mutex_lock(pt_lock(i));
-	if ((fh & FH_PASSTHROUGH) && --i->pt_count == 0) {
-		uint32_t id = (uint32_t)i->pt_id;
-		if (ioctl(pt.devfd, IOC_BACKING_CLOSE, &id) < 0)
-			fprintf(stderr, "layerfs: closing backing file %u: %s\n", id,
-				strerror(errno));
-		i->pt_id = 0;
-	}
+	if (fh & FH_PASSTHROUGH)
+		i->pt_count--;
 	atomic_fetch_sub(&i->nopen, 1);
 	pthread_mutex_unlock(pt_lock(i));
+}
+
+void passthrough_forget(struct inode *i)
+{
+	if (i->pt_id)
+		backing_close(i);
 }

@@ -22,13 +22,15 @@ T=$(mktemp -d /tmp/layerfs-passthrough.XXXXXX)
 M=$T/m
 trap 'unmount_quiet "$M"; rm -rf "$T"' EXIT
 
-# fresh_layers: a lower with two text files and a 4 MiB file, an empty upper.
+# fresh_layers: a lower with a small text file, a text file of 1 MiB, and
+# files of 1 and 4 MiB; an empty upper.
 fresh_layers() {
 	rm -rf "$T/l" "$T/u" "$T/w"
 	mkdir -p "$T/l/d" "$T/u" "$T/w" "$M"
 	echo "lower text" > "$T/l/d/text"
-	echo "lower text" > "$T/l/d/t2"
+	{ echo "lower text"; head -c 1048576 /dev/zero; } > "$T/l/d/t2"
 	head -c 4194304 /dev/urandom > "$T/l/big"
+	head -c 1048576 /dev/urandom > "$T/l/app"
 }
 # mount_debug [OPTIONS]: mount in the foreground, requests logged to $T/log.
 mount_debug() {
@@ -69,10 +71,18 @@ cut_log
 check "a lower file reads right" cmp "$T/l/big" "$M/big"
 is "$(rw_count)" 0 "a lower file is read with no READ request"
 cut_log
+cat "$M/d/text" >/dev/null
+is "$([ "$(requests READ)" -gt 0 ] && echo daemon)" daemon \
+	"a small lower file is read through the daemon and the page cache (a passthrough read would cost a GETATTR at the next stat)"
+cut_log
 echo "appended" >> "$M/d/text"
-is "$(cat "$M/d/text")" "$(printf 'lower text\nappended')" "a lower file opened for append is copied up, then appended to"
-is "$(rw_count)" 0 "... and its copy in the upper is written in passthrough"
+is "$(cat "$M/d/text")" "$(printf 'lower text\nappended')" "a small lower file opened for append is copied up, then appended to"
 is "$(cat "$T/l/d/text")" "lower text" "the lower file is unchanged"
+cut_log
+echo "appended" >> "$M/app"
+is "$(tail -c 9 "$M/app")" "appended" "a large lower file opened for append is copied up, then appended to"
+is "$(rw_count)" 0 "... in passthrough"
+is "$(stat -c %s "$T/l/app")" 1048576 "... and the lower file is unchanged"
 
 # A lower file open for reading when it is copied up: as with kernel
 # overlayfs, that handle goes on reading the lower file, and handles opened
@@ -99,7 +109,7 @@ import errno, os, sys
 p = sys.argv[1]
 r = os.open(p, os.O_RDONLY)
 os.truncate(p, 5)                       # a copy-up with no open
-print(os.pread(r, 20, 0) == b"lower text\n", os.pread(os.open(p, os.O_RDONLY), 20, 0) == b"lower")
+print(os.pread(r, 11, 0) == b"lower text\n", os.pread(os.open(p, os.O_RDONLY), 20, 0) == b"lower")
 try:
     os.open("/proc/self/fd/%d" % r, os.O_RDONLY)
     print("reopen opened")
