@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -62,13 +63,55 @@ static int copy_xattrs_path(const char *src, const char *dst)
 	return 0;
 }
 
-/* Data: reflink, else copy_file_range over the data extents, else a plain
- * copy.  Holes stay holes. */
+/* How copy_data moves bytes, best first. */
+enum copy_way { CW_RANGE, CW_SENDFILE, CW_RW };
+
+/* Copy up to WANT bytes from SRC at *IN to DST at *OUT, advancing both:
+ * the count, 0 at the source's end, or -errno.  A way that this pair of
+ * files does not support gives -EXDEV-like errors: the caller steps down. */
+static ssize_t copy_chunk(enum copy_way way, int src, off_t *in, int dst, off_t *out,
+			  size_t want)
+{
+	ssize_t n;
+	switch (way) {
+	case CW_RANGE:
+		n = copy_file_range(src, in, dst, out, want, 0);
+		return n < 0 ? -errno : n;
+	case CW_SENDFILE:
+		/* In-kernel splice, as kernel overlayfs copies across filesystems. */
+		if (lseek(dst, *out, SEEK_SET) < 0)
+			return -errno;
+		n = sendfile(dst, src, in, want);
+		if (n > 0)
+			*out += n;
+		return n < 0 ? -errno : n;
+	default: {
+		char buf[1 << 16];
+		n = pread(src, buf, want < sizeof(buf) ? want : sizeof(buf), *in);
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		ssize_t w = pwrite(dst, buf, (size_t)n, *out);
+		if (w != n)
+			return w < 0 ? -errno : -EIO;
+		*in += n;
+		*out += n;
+		return n;
+	}
+	}
+}
+
+static bool way_unsupported(int err)
+{
+	return err == -EXDEV || err == -ENOSYS || err == -EINVAL || err == -EOPNOTSUPP;
+}
+
+/* Data: reflink, else copy_file_range over the data extents (same
+ * filesystem), else sendfile, else a plain copy.  Holes stay holes. */
 static int copy_data(int src, int dst, off_t size)
 {
 	if (ioctl(dst, FICLONE, src) == 0)
 		return 0;
-	bool cfr = true;
+	enum copy_way way = CW_RANGE;
 	off_t pos = 0;
 	while (pos < size) {
 		off_t data = lseek(src, pos, SEEK_DATA);
@@ -82,28 +125,14 @@ static int copy_data(int src, int dst, off_t size)
 			hole = size;
 		off_t in = data, out = data;
 		while (in < hole) {
-			ssize_t n = -1;
 			size_t want = (size_t)(hole - in > (1 << 30) ? (1 << 30) : hole - in);
-			if (cfr) {
-				n = copy_file_range(src, &in, dst, &out, want, 0);
-				if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
-					      errno == EINVAL || errno == EOPNOTSUPP)) {
-					cfr = false;
-					continue;
-				}
-			} else {
-				char buf[1 << 16];
-				n = pread(src, buf, want < sizeof(buf) ? want : sizeof(buf), in);
-				if (n > 0) {
-					ssize_t w = pwrite(dst, buf, (size_t)n, out);
-					if (w != n)
-						return w < 0 ? -errno : -EIO;
-					in += n;
-					out += n;
-				}
+			ssize_t n = copy_chunk(way, src, &in, dst, &out, want);
+			if (n < 0 && way != CW_RW && way_unsupported((int)n)) {
+				way++;
+				continue;
 			}
 			if (n < 0)
-				return -errno;
+				return (int)n;
 			if (n == 0)
 				break; /* file shrank: lowers should not change */
 		}

@@ -20,7 +20,7 @@ fi
 
 T=$(mktemp -d /tmp/layerfs-passthrough.XXXXXX)
 M=$T/m
-trap 'unmount_quiet "$M"; rm -rf "$T"' EXIT
+trap 'unmount_quiet "$M"; umount "$T/x/t" 2>/dev/null; rm -rf "$T"' EXIT
 
 # fresh_layers: a lower with a small text file, a text file of 1 MiB, and
 # files of 1 and 4 MiB; an empty upper.
@@ -182,6 +182,27 @@ cat "$M/new" >/dev/null
 is "$([ "$(requests READ)" -gt 0 ] && [ "$(requests WRITE)" -gt 0 ] && echo daemon)" daemon \
 	"passthrough=off: every read and write goes to the daemon"
 umount_wait
+
+# --- copy-up across filesystems ----------------------------------------------
+# Lower on the root filesystem, upper on a tmpfs: copy_file_range cannot
+# cross them, so the data goes by sendfile (in-kernel), holes kept.
+mkdir -p "$T/x/l" "$T/x/t"
+if mount -t tmpfs -o size=64m tmpfs "$T/x/t"; then
+	mkdir -p "$T/x/t/u" "$T/x/t/w"
+	head -c 3000000 /dev/urandom > "$T/x/l/sparse"
+	truncate -s 40000000 "$T/x/l/sparse"
+	printf tail >> "$T/x/l/sparse"
+	"$LAYERFS" -o "lowerdir=$T/x/l,upperdir=$T/x/t/u,workdir=$T/x/t/w" "$M" &&
+		printf 'Z' | dd of="$M/sparse" bs=1 seek=5 conv=notrunc status=none
+	unmount_quiet "$M"
+	cmp -s <(head -c 5 "$T/x/l/sparse"; printf Z; tail -c +7 "$T/x/l/sparse") "$T/x/t/u/sparse"
+	is "$?" 0 "copy-up from another filesystem copies the data"
+	is "$([ "$(du -k "$T/x/t/u/sparse" | cut -f1)" -lt 8000 ] && echo sparse)" sparse "... and keeps its holes"
+	umount "$T/x/t"
+else
+	tap_skip "copy-up from another filesystem" "cannot mount a tmpfs"
+	tap_skip "... and keeps its holes" "cannot mount a tmpfs"
+fi
 
 # --- bad values ----------------------------------------------------------------
 out=$("$LAYERFS" -o "lowerdir=$T/l,passthrough=sometimes" "$M" 2>&1)
