@@ -191,6 +191,9 @@ static inline int fh_fd(const struct fuse_file_info *fi)
 	return (int)(fi->fh & 0x7fffffff);
 }
 
+/* ---- loop.c ---- */
+int loop_run(struct fuse_session *se);
+
 /* ---- passthrough.c ---- */
 void passthrough_setup(struct fuse_session *se);
 /* Count an open of I served by FD (its data in the upper layer or not,

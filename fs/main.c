@@ -136,17 +136,7 @@ static int fuse_arg_list(struct fuse_args *fa)
 
 static int serve(struct fuse_session *se)
 {
-	if (!lfs->opts.threaded)
-		return fuse_session_loop(se);
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	if (!cfg)
-		return -ENOMEM;
-	fuse_loop_cfg_set_clone_fd(cfg, 1);
-	fuse_loop_cfg_set_idle_threads(cfg, 8);
-	fuse_loop_cfg_set_max_threads(cfg, 64);
-	int r = fuse_session_loop_mt(se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	return r;
+	return lfs->opts.threaded ? loop_run(se) : fuse_session_loop(se);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,9 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO;
 	if (lfs->opts.writeback && lfs->has_upper)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
+	/* loop.c hands requests to other threads: receive them into memory. */
+	if (lfs->opts.threaded)
+		want &= ~FUSE_CAP_SPLICE_READ;
 	conn->want |= want & conn->capable;
 	lfs->writeback = conn->want & FUSE_CAP_WRITEBACK_CACHE;
 	/* The kernel enforces and caches ACLs (one GETXATTR per inode, not
