@@ -129,13 +129,17 @@ static bool patch_init(struct iovec *iov, int count, char *copy, size_t size)
 	    iov[1].iov_len < sizeof(struct abi_init_out) || iov[1].iov_len > size)
 		return false;
 	pt.init_pending = false;
-	if (!pt.offered || !pt.on)
-		return (pt.on = false);
+	if (!pt.offered || !pt.on) {
+		pt.on = false;
+		return false;
+	}
 	memcpy(copy, iov[1].iov_base, iov[1].iov_len);
 	struct abi_init_out *out = (void *)copy;
 	/* The kernel refuses passthrough beside its writeback cache. */
-	if (out->flags & (1u << 16)) /* FUSE_WRITEBACK_CACHE */
-		return (pt.on = false);
+	if (out->flags & (1u << 16)) { /* FUSE_WRITEBACK_CACHE */
+		pt.on = false;
+		return false;
+	}
 	out->flags |= INIT_EXT;
 	out->flags2 |= INIT2_PASSTHROUGH;
 	out->max_stack_depth = 1;
