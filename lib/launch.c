@@ -25,6 +25,7 @@
 #include "launch.h"
 #include "launch_exec.h"
 #include "launch_init.h"
+#include "launch_prefetch.h"
 #include "launch_rootfs.h"
 #include "launch_trace.h"
 #include "launch_tty.h"
@@ -88,7 +89,9 @@ static int pid1_main(const struct launch_spec *s, int err_w)
 		_exit(command_main(s, err_w, tty));
 	close(err_w);
 	close(TAKE_FD(tty));
-	return init_loop(cmd);
+	int rc = init_loop(cmd);
+	trace_mark("pid1", "command reaped");
+	return rc;
 }
 
 /* The namespaces other than the pid one.  A new user namespace grants all
@@ -110,7 +113,8 @@ static int unshare_others(const struct launch_spec *s, struct msgbuf *m)
 	return 0;
 }
 
-static int holder_setup(const struct launch_spec *s, struct chans *c, struct msgbuf *m)
+static int holder_setup(const struct launch_spec *s, struct chans *c, struct prefetch *pf,
+			struct msgbuf *m)
 {
 	trace_mark("holder", "started");
 	int r, q = unshare_others(s, m);
@@ -129,6 +133,7 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct msg
 	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, m)) < 0)
 		return r;
 	trace_mark("holder", "layerfs mounted");
+	prefetch_start(pf, s);
 	/* Only now: the daemon stays out of the container's cgroup. */
 	if ((r = cgroup_join(&s->cg, m)) < 0)
 		return r;
@@ -171,8 +176,10 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	/* Out of the caller's session: signals from its terminal reach the
 	 * caller alone, which passes them on to the command once. */
 	setsid();
-	int r = holder_setup(s, c, &m);
+	struct prefetch pf = { 0 };
+	int r = holder_setup(s, c, &pf, &m);
 	if (r < 0) {
+		prefetch_end(&pf);
 		report(c->err_w, &m, r);
 		return 1;
 	}
@@ -192,6 +199,7 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	if (RETRY_EINTR(waitpid(init, &st, 0)) == init)
 		code = wait_status_code(st);
 	trace_mark("holder", "container ended");
+	prefetch_end(&pf);
 	char merged[4200];
 	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
 	umount2(merged, MNT_DETACH);
