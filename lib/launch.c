@@ -127,9 +127,6 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct pre
 	trace_mark("holder", "id maps written");
 	if ((r = ns_become_root(&s->ids)) < 0)
 		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
-	/* The daemon forks away from layerfs: as subreaper we inherit it
-	 * and can wait for it at the end. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, m)) < 0)
 		return r;
 	trace_mark("holder", "layerfs mounted");
