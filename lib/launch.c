@@ -7,6 +7,7 @@
  * from any of them and reaches end-of-file when the command has been
  * exec'd (each process closes its copy once it has no more to say);
  * STATUS carries PID 1's host pid, then the container's exit status. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -114,7 +115,7 @@ static int unshare_others(const struct launch_spec *s, struct msgbuf *m)
 }
 
 static int holder_setup(const struct launch_spec *s, struct chans *c, struct prefetch *pf,
-			struct msgbuf *m)
+			pid_t *daemon, struct msgbuf *m)
 {
 	trace_mark("holder", "started");
 	int r, q = unshare_others(s, m);
@@ -127,7 +128,7 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct pre
 	trace_mark("holder", "id maps written");
 	if ((r = ns_become_root(&s->ids)) < 0)
 		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
-	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, m)) < 0)
+	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, daemon, m)) < 0)
 		return r;
 	trace_mark("holder", "layerfs mounted");
 	prefetch_start(pf, s);
@@ -164,6 +165,49 @@ static void reap_daemon(void)
 	}
 }
 
+/* Everything in CDIR but the holder's mount points (busy in its mount
+ * namespace, they go with it): as root of the namespace, which may remove
+ * what the container's other users made. */
+static void remove_but_mounts(const char *cdir)
+{
+	_cleanup_closedir_ DIR *d = opendir(cdir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *n = de->d_name;
+		if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "merged") && strcmp(n, "etc"))
+			rm_rf_at(dirfd(d), n, NULL);
+	}
+}
+
+/* After the container's end.  Nothing is unmounted here but the root of
+ * a kept container: an unmount waits for an RCU grace period (about a
+ * millisecond), and the mount namespace takes its mounts along when the
+ * holder exits, all at once. */
+static void holder_teardown(const struct launch_spec *s, pid_t daemon, int code)
+{
+	if (s->remove) {
+		/* The layer is thrown away: the daemon need not end in order.
+		 * Once it is killed, the upper and work directories are no
+		 * one's; the caller removes the mount points after our exit. */
+		kill(daemon, SIGKILL);
+		remove_but_mounts(s->cdir);
+		reap_daemon();
+		trace_mark("holder", "container removed");
+		return;
+	}
+	/* The daemon ends once unmounted, having written all back. */
+	char merged[4200];
+	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
+	umount2(merged, MNT_DETACH);
+	reap_daemon();
+	trace_mark("holder", "layerfs gone");
+	/* Here rather than in the caller: the state stays right even when
+	 * the caller was killed. */
+	char ex[16];
+	snprintf(ex, sizeof(ex), "%d\n", code);
+	container_write_text(s->cdir, "exit", ex);
+}
+
 static int holder_main(const struct launch_spec *s, struct chans *c)
 {
 	struct msgbuf m = { { 0 } };
@@ -174,7 +218,8 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	 * caller alone, which passes them on to the command once. */
 	setsid();
 	struct prefetch pf = { 0 };
-	int r = holder_setup(s, c, &pf, &m);
+	pid_t daemon = -1;
+	int r = holder_setup(s, c, &pf, &daemon, &m);
 	if (r < 0) {
 		prefetch_end(&pf);
 		report(c->err_w, &m, r);
@@ -197,28 +242,7 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 		code = wait_status_code(st);
 	trace_mark("holder", "container ended");
 	prefetch_end(&pf);
-	char merged[4200];
-	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
-	umount2(merged, MNT_DETACH);
-	trace_mark("holder", "unmounted");
-	reap_daemon();
-	trace_mark("holder", "layerfs gone");
-	if (s->remove) {
-		char etc[4200];
-		snprintf(etc, sizeof(etc), "%s/etc", s->cdir);
-		umount2(etc, MNT_DETACH);
-		/* The whole directory in one pass, as the owner of everything
-		 * in it: the caller's own pass then finds it gone (or only what
-		 * it wrote meanwhile). */
-		rm_rf_at(AT_FDCWD, s->cdir, NULL);
-		trace_mark("holder", "container removed");
-	} else {
-		/* Here rather than in the caller: the state stays right even
-		 * when the caller was killed. */
-		char ex[16];
-		snprintf(ex, sizeof(ex), "%d\n", code);
-		container_write_text(s->cdir, "exit", ex);
-	}
+	holder_teardown(s, daemon, code);
 	sync_post(c->status_w, code);
 	return code;
 }

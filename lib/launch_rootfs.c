@@ -125,7 +125,7 @@ static int make_pipes(int err[2], int ready[2])
 	return 0;
 }
 
-int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
+int rootfs_mount(const struct launch_spec *s, pid_t *daemon, struct msgbuf *m)
 {
 	_cleanup_free_ char *opts = NULL;
 	if (layerfs_options(s, &opts) < 0)
@@ -144,8 +144,10 @@ int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
 		return msg_fail(m, pid, "cannot run '%s': %s", s->layerfs, strerror(-pid));
 	/* A newline once mounted; end of file when it failed and exited. */
 	char c;
-	if (RETRY_EINTR(read(ready_r, &c, 1)) == 1)
+	if (RETRY_EINTR(read(ready_r, &c, 1)) == 1) {
+		*daemon = pid;
 		return 0;
+	}
 	RETRY_EINTR(waitpid(pid, NULL, 0));
 	char buf[512] = "";
 	ssize_t n = read(err_r, buf, sizeof(buf) - 1);
