@@ -64,7 +64,7 @@ static int command_main(const struct launch_spec *s, int err_w, int tty)
 	return status;
 }
 
-static int pid1_main(const struct launch_spec *s, int err_w)
+static int pid1_main(const struct launch_spec *s, int err_w, int code_w)
 {
 	struct msgbuf m = { { 0 } };
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -92,6 +92,9 @@ static int pid1_main(const struct launch_spec *s, int err_w)
 	close(TAKE_FD(tty));
 	int rc = init_loop(cmd);
 	trace_mark("pid1", "command reaped");
+	/* The holder may start its teardown while this process and its
+	 * namespaces are taken down (a millisecond or two). */
+	sync_post(code_w, rc);
 	return rc;
 }
 
@@ -141,8 +144,8 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct pre
 	return 0;
 }
 
-/* Wait (at most a few seconds) for the daemon to leave once unmounted. */
-static void reap_daemon(void)
+/* Wait (at most a few seconds) for the child PID to end. */
+static void reap_within(pid_t pid)
 {
 	struct timespec end, now;
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -150,12 +153,7 @@ static void reap_daemon(void)
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	for (;;) {
-		pid_t p = waitpid(-1, NULL, WNOHANG);
-		if (p < 0)
-			return;
-		if (p > 0)
-			continue;
+	while (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
 		if (ms <= 0)
@@ -191,7 +189,7 @@ static void holder_teardown(const struct launch_spec *s, pid_t daemon, int code)
 		 * one's; the caller removes the mount points after our exit. */
 		kill(daemon, SIGKILL);
 		remove_but_mounts(s->cdir);
-		reap_daemon();
+		reap_within(daemon);
 		trace_mark("holder", "container removed");
 		return;
 	}
@@ -199,7 +197,7 @@ static void holder_teardown(const struct launch_spec *s, pid_t daemon, int code)
 	char merged[4200];
 	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
 	umount2(merged, MNT_DETACH);
-	reap_daemon();
+	reap_within(daemon);
 	trace_mark("holder", "layerfs gone");
 	/* Here rather than in the caller: the state stays right even when
 	 * the caller was killed. */
@@ -228,21 +226,44 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	sigset_t set;
 	init_sigset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	int cp[2];
+	if (pipe2(cp, O_CLOEXEC) < 0) {
+		report(c->err_w, &m, msg_fail(&m, -errno, "cannot make a pipe: %s", strerror(errno)));
+		return 1;
+	}
 	pid_t init = fork();
-	if (init == 0)
-		_exit(pid1_main(s, c->err_w));
+	if (init == 0) {
+		close(cp[0]);
+		_exit(pid1_main(s, c->err_w, cp[1]));
+	}
+	close(cp[1]);
+	_cleanup_close_ int code_r = cp[0];
 	if (init < 0) {
 		report(c->err_w, &m, msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
 		return 1;
 	}
 	close(c->err_w);
 	sync_post(c->status_w, init);
+	/* The tiny init says the command's status before it exits; without
+	 * it (--init=false, or PID 1 killed) its own exit status is the
+	 * answer. */
 	int st = 0, code = 255;
-	if (RETRY_EINTR(waitpid(init, &st, 0)) == init)
+	bool early = sync_wait(code_r, &code) == 0;
+	if (!early && RETRY_EINTR(waitpid(init, &st, 0)) == init)
 		code = wait_status_code(st);
-	trace_mark("holder", "container ended");
+	trace_mark("holder", "command's status known");
 	prefetch_end(&pf);
+	/* A kept container's root is unmounted only once nothing of the
+	 * container can use it any more; a removed one's daemon is killed
+	 * at once, while PID 1 and its namespaces are taken down. */
+	if (early && !s->remove) {
+		RETRY_EINTR(waitpid(init, &st, 0));
+		early = false;
+	}
 	holder_teardown(s, daemon, code);
+	if (early)
+		RETRY_EINTR(waitpid(init, &st, 0));
+	trace_mark("holder", "container ended");
 	sync_post(c->status_w, code);
 	return code;
 }
