@@ -61,9 +61,9 @@ static int open_command(int rootfd, const struct launch_spec *s, const char *nam
 	return -1;
 }
 
-/* Read FD to its end (at most PREFETCH_MAX).  An ELF file's interpreter
- * path, if any, is left in INTERP. */
-static void read_all(int fd, char *interp, size_t len)
+/* Read FD to its end (at most PREFETCH_MAX, and no further once told to
+ * stop).  An ELF file's interpreter path, if any, is left in INTERP. */
+static void read_all(struct prefetch *p, int fd, char *interp, size_t len)
 {
 	struct stat st;
 	interp[0] = 0;
@@ -73,7 +73,8 @@ static void read_all(int fd, char *interp, size_t len)
 	size_t total = 0;
 	Elf64_Ehdr eh;
 	bool elf = false;
-	for (ssize_t n; total < PREFETCH_MAX && (n = read(fd, buf, PREFETCH_CHUNK)) > 0;) {
+	for (ssize_t n; total < PREFETCH_MAX && !atomic_load(&p->stop) &&
+			(n = read(fd, buf, PREFETCH_CHUNK)) > 0;) {
 		if (total == 0 && (size_t)n >= sizeof(eh)) {
 			memcpy(&eh, buf, sizeof(eh));
 			elf = !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64;
@@ -96,7 +97,8 @@ static void read_all(int fd, char *interp, size_t len)
 
 static void *prefetch_main(void *arg)
 {
-	const struct launch_spec *s = arg;
+	struct prefetch *p = arg;
+	const struct launch_spec *s = p->spec;
 	char root[4200], interp[256];
 	snprintf(root, sizeof(root), "%s/merged", s->cdir);
 	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -105,10 +107,10 @@ static void *prefetch_main(void *arg)
 	_cleanup_close_ int fd = open_command(rootfd, s, s->argv[0]);
 	if (fd < 0)
 		return NULL;
-	read_all(fd, interp, sizeof(interp));
+	read_all(p, fd, interp, sizeof(interp));
 	_cleanup_close_ int ifd = -1;
 	if (interp[0] && root_open(rootfd, interp, O_RDONLY | O_NONBLOCK | O_NOCTTY, &ifd) == 0)
-		read_all(ifd, interp, sizeof(interp));
+		read_all(p, ifd, interp, sizeof(interp));
 	trace_mark("holder", "command read ahead");
 	return NULL;
 }
@@ -120,12 +122,15 @@ void prefetch_start(struct prefetch *p, const struct launch_spec *spec)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	p->spec = spec;
-	p->started = pthread_create(&p->thread, NULL, prefetch_main, (void *)spec) == 0;
+	atomic_init(&p->stop, false);
+	p->started = pthread_create(&p->thread, NULL, prefetch_main, p) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void prefetch_end(struct prefetch *p)
 {
+	/* A command that has already ended needs no more of its file. */
+	atomic_store(&p->stop, true);
 	if (p->started)
 		pthread_join(p->thread, NULL);
 	p->started = false;

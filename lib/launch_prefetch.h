@@ -10,6 +10,7 @@
 #define LAYERFS_LAUNCH_PREFETCH_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "launch.h"
@@ -17,6 +18,7 @@
 struct prefetch {
 	pthread_t thread;
 	bool started;
+	atomic_bool stop;      /* set by prefetch_end: read no further */
 	const struct launch_spec *spec;
 };
 
@@ -24,7 +26,8 @@ struct prefetch {
  * mounted root (CDIR/merged), as execvp would find it with the command's
  * PATH; and its ELF interpreter, if any.  Best effort: nothing fails. */
 void prefetch_start(struct prefetch *p, const struct launch_spec *spec);
-/* Wait for the thread (it holds files of the root open until it ends). */
+/* Stop the thread and wait for it (it holds files of the root open until
+ * it ends).  P must stay in place until then. */
 void prefetch_end(struct prefetch *p);
 
 #endif
