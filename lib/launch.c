@@ -206,6 +206,20 @@ static void holder_teardown(const struct launch_spec *s, pid_t daemon, int code)
 	container_write_text(s->cdir, "exit", ex);
 }
 
+/* A launch that failed after the daemon started: end it at once (its
+ * mount would keep this namespace, and it, alive). */
+static int holder_abort(struct chans *c, struct prefetch *pf, pid_t daemon, struct msgbuf *m,
+			int r)
+{
+	prefetch_end(pf);
+	if (daemon > 0) {
+		kill(daemon, SIGKILL);
+		reap_within(daemon);
+	}
+	report(c->err_w, m, r);
+	return 1;
+}
+
 static int holder_main(const struct launch_spec *s, struct chans *c)
 {
 	struct msgbuf m = { { 0 } };
@@ -218,19 +232,15 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	struct prefetch pf = { 0 };
 	pid_t daemon = -1;
 	int r = holder_setup(s, c, &pf, &daemon, &m);
-	if (r < 0) {
-		prefetch_end(&pf);
-		report(c->err_w, &m, r);
-		return 1;
-	}
+	if (r < 0)
+		return holder_abort(c, &pf, daemon, &m, r);
 	sigset_t set;
 	init_sigset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	int cp[2];
-	if (pipe2(cp, O_CLOEXEC) < 0) {
-		report(c->err_w, &m, msg_fail(&m, -errno, "cannot make a pipe: %s", strerror(errno)));
-		return 1;
-	}
+	if (pipe2(cp, O_CLOEXEC) < 0)
+		return holder_abort(c, &pf, daemon, &m,
+				    msg_fail(&m, -errno, "cannot make a pipe: %s", strerror(errno)));
 	pid_t init = fork();
 	if (init == 0) {
 		close(cp[0]);
@@ -238,10 +248,9 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	}
 	close(cp[1]);
 	_cleanup_close_ int code_r = cp[0];
-	if (init < 0) {
-		report(c->err_w, &m, msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
-		return 1;
-	}
+	if (init < 0)
+		return holder_abort(c, &pf, daemon, &m,
+				    msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
 	close(c->err_w);
 	sync_post(c->status_w, init);
 	/* The tiny init says the command's status before it exits; without
