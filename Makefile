@@ -37,18 +37,21 @@ endif
 LIB_SRC   := $(wildcard lib/*.c)
 FS_SRC    := $(wildcard fs/*.c)
 TOOL_SRC  := $(wildcard tools/*.c)
+FRONT_SRC := $(wildcard tools/front/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 TTOOL_SRC := $(wildcard tests/tools/*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
+# What the front end (tools/front/) carries out itself: run.
+RUN_OBJ   := $(addprefix $(BUILD)/tools/,cmd_run.o run_spec.o run_options.o run_io.o ctl_common.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TTOOL_BIN := $(TTOOL_SRC:tests/tools/%.c=$(BUILD)/test-tools/%)
 
 BINS := $(BUILD)/layerfs
 ifneq ($(TOOL_SRC),)
-  BINS += $(BUILD)/layerctl
+  BINS += $(BUILD)/layerctl $(BUILD)/layerctl-full
 endif
 
 .PHONY: all test unit demo bench install clean check-deps fuzz stress analyze
@@ -65,8 +68,15 @@ $(BUILD)/liblayer.a: $(LIB_OBJ)
 $(BUILD)/layerfs: $(FS_OBJ) $(BUILD)/liblayer.a
 	$(CC) $(PROJECT_CFLAGS) $(CFLAGS) $(PROJECT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PROJECT_LDLIBS)
 
-$(BUILD)/layerctl: $(TOOL_OBJ) $(BUILD)/liblayer.a
+# layerctl-full: every command.  layerctl: the front end, which runs
+# `run` itself and execs layerctl-full for the rest; --as-needed keeps
+# the libraries run does not use (libarchive, libcrypto, ...) out of it.
+$(BUILD)/layerctl-full: $(TOOL_OBJ) $(BUILD)/liblayer.a
 	$(CC) $(PROJECT_CFLAGS) $(CFLAGS) $(PROJECT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PROJECT_LDLIBS)
+
+$(BUILD)/layerctl: $(FRONT_SRC:%.c=$(BUILD)/%.o) $(RUN_OBJ) $(BUILD)/liblayer.a
+	$(CC) $(PROJECT_CFLAGS) $(CFLAGS) $(PROJECT_LDFLAGS) $(LDFLAGS) -o $@ $^ \
+		-Wl,--as-needed $(PROJECT_LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblayer.a
 	@mkdir -p $(dir $@)

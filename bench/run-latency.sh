@@ -30,7 +30,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	useradd -m "$user" || exit 1
 	chmod 0666 /dev/fuse
 	chmod 0755 "$work"
-	cp "$build/layerctl" "$build/layerfs" "$0" "$work/"
+	cp "$build/layerctl" "$build/layerctl-full" "$build/layerfs" "$0" "$work/"
 	chown -R "$user" "$work"
 	runuser -u "$user" -- env -i HOME="/home/$user" PATH=/usr/bin:/bin:/usr/sbin:/sbin \
 		LAYERFS_BUILD="$work" BENCH_WORK="$work" "$work/$(basename "$0")" "$runs"

@@ -27,6 +27,8 @@ static void usage(FILE *f)
 "\n"
 "  -f, --foreground        stay in the foreground\n"
 "  -d, --debug             log every request (implies -f)\n"
+"      --ready-fd=N        stay in the foreground; once mounted, write a newline\n"
+"                          to descriptor N and close it\n"
 "  -o OPTIONS              comma-separated mount options:\n"
 "     lowerdir=A:B:...     read-only layers, top first (\\: escapes a colon)\n"
 "     upperdir=DIR         writable layer; workdir=DIR on the same filesystem\n"
@@ -45,8 +47,23 @@ static void usage(FILE *f)
 
 struct args {
 	bool foreground;
+	int ready_fd;          /* -1, or where to say "mounted" */
 	const char *mountpoint;
 };
+
+/* --ready-fd=N: an open descriptor of ours. */
+static int parse_ready_fd(const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 0 || v > 1 << 20 || fcntl((int)v, F_GETFD) < 0) {
+		fprintf(stderr, "layerfs: --ready-fd: '%s' is not an open file descriptor\n", s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -55,6 +72,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "ready-fd", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[512];
@@ -65,6 +83,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'f': a->foreground = true; break;
 		case 'd': lfs->opts.debug = true; a->foreground = true; break;
 		case 's': lfs->opts.threaded = 0; break;
+		case 'R':
+			if (parse_ready_fd(optarg, &a->ready_fd) < 0)
+				return -1;
+			a->foreground = true;
+			break;
 		case 'V':
 			printf("layerfs version %s\nFUSE library version %s\n", LAYERFS_VERSION,
 			       fuse_pkgversion());
@@ -141,7 +164,7 @@ static int serve(struct fuse_session *se)
 
 int main(int argc, char **argv)
 {
-	struct args a = { 0 };
+	struct args a = { .ready_fd = -1 };
 	char err[1024];
 	int r;
 
@@ -203,6 +226,14 @@ int main(int argc, char **argv)
 		fuse_session_unmount(se);
 		fuse_session_destroy(se);
 		return 1;
+	}
+	/* A launcher that started us in the foreground learns here, without
+	 * the fork and exit of daemonizing, that the mount is ready. */
+	if (a.ready_fd >= 0) {
+		if (write(a.ready_fd, "\n", 1) < 0) {
+			/* the launcher is gone: serve anyway, as a daemon would */
+		}
+		close(a.ready_fd);
 	}
 	r = serve(se);
 	fuse_remove_signal_handlers(se);

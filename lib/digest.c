@@ -84,13 +84,3 @@ int digest_fd(int fd, char out[DIGEST_STR_LEN + 1], uint64_t *size)
 		*size = h.bytes;
 	return 0;
 }
-
-bool digest_valid(const char *d)
-{
-	if (!d || strncmp(d, "sha256:", 7) != 0 || strlen(d) != DIGEST_STR_LEN)
-		return false;
-	for (const char *p = d + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}

@@ -7,6 +7,7 @@
  * from any of them and reaches end-of-file when the command has been
  * exec'd (each process closes its copy once it has no more to say);
  * STATUS carries PID 1's host pid, then the container's exit status. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -25,6 +26,7 @@
 #include "launch.h"
 #include "launch_exec.h"
 #include "launch_init.h"
+#include "launch_prefetch.h"
 #include "launch_rootfs.h"
 #include "launch_trace.h"
 #include "launch_tty.h"
@@ -62,7 +64,7 @@ static int command_main(const struct launch_spec *s, int err_w, int tty)
 	return status;
 }
 
-static int pid1_main(const struct launch_spec *s, int err_w)
+static int pid1_main(const struct launch_spec *s, int err_w, int code_w)
 {
 	struct msgbuf m = { { 0 } };
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -88,7 +90,12 @@ static int pid1_main(const struct launch_spec *s, int err_w)
 		_exit(command_main(s, err_w, tty));
 	close(err_w);
 	close(TAKE_FD(tty));
-	return init_loop(cmd);
+	int rc = init_loop(cmd);
+	trace_mark("pid1", "command reaped");
+	/* The holder may start its teardown while this process and its
+	 * namespaces are taken down (a millisecond or two). */
+	sync_post(code_w, rc);
+	return rc;
 }
 
 /* The namespaces other than the pid one.  A new user namespace grants all
@@ -110,7 +117,8 @@ static int unshare_others(const struct launch_spec *s, struct msgbuf *m)
 	return 0;
 }
 
-static int holder_setup(const struct launch_spec *s, struct chans *c, struct msgbuf *m)
+static int holder_setup(const struct launch_spec *s, struct chans *c, struct prefetch *pf,
+			pid_t *daemon, struct msgbuf *m)
 {
 	trace_mark("holder", "started");
 	int r, q = unshare_others(s, m);
@@ -123,12 +131,10 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct msg
 	trace_mark("holder", "id maps written");
 	if ((r = ns_become_root(&s->ids)) < 0)
 		return msg_fail(m, r, "cannot become root of the user namespace: %s", strerror(-r));
-	/* The daemon forks away from layerfs: as subreaper we inherit it
-	 * and can wait for it at the end. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, m)) < 0)
+	if ((r = rootfs_etc_files(s, m)) < 0 || (r = rootfs_mount(s, daemon, m)) < 0)
 		return r;
 	trace_mark("holder", "layerfs mounted");
+	prefetch_start(pf, s);
 	/* Only now: the daemon stays out of the container's cgroup. */
 	if ((r = cgroup_join(&s->cg, m)) < 0)
 		return r;
@@ -138,8 +144,8 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct msg
 	return 0;
 }
 
-/* Wait (at most a few seconds) for the daemon to leave once unmounted. */
-static void reap_daemon(void)
+/* Wait (at most a few seconds) for the child PID to end. */
+static void reap_within(pid_t pid)
 {
 	struct timespec end, now;
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -147,12 +153,7 @@ static void reap_daemon(void)
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	for (;;) {
-		pid_t p = waitpid(-1, NULL, WNOHANG);
-		if (p < 0)
-			return;
-		if (p > 0)
-			continue;
+	while (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
 		if (ms <= 0)
@@ -160,6 +161,63 @@ static void reap_daemon(void)
 		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 		sigtimedwait(&chld, NULL, &ts);
 	}
+}
+
+/* Everything in CDIR but the holder's mount points (busy in its mount
+ * namespace, they go with it): as root of the namespace, which may remove
+ * what the container's other users made. */
+static void remove_but_mounts(const char *cdir)
+{
+	_cleanup_closedir_ DIR *d = opendir(cdir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *n = de->d_name;
+		if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "merged") && strcmp(n, "etc"))
+			rm_rf_at(dirfd(d), n, NULL);
+	}
+}
+
+/* After the container's end.  Nothing is unmounted here but the root of
+ * a kept container: an unmount waits for an RCU grace period (about a
+ * millisecond), and the mount namespace takes its mounts along when the
+ * holder exits, all at once. */
+static void holder_teardown(const struct launch_spec *s, pid_t daemon, int code)
+{
+	if (s->remove) {
+		/* The layer is thrown away: the daemon need not end in order.
+		 * Once it is killed, the upper and work directories are no
+		 * one's; the caller removes the mount points after our exit. */
+		kill(daemon, SIGKILL);
+		remove_but_mounts(s->cdir);
+		reap_within(daemon);
+		trace_mark("holder", "container removed");
+		return;
+	}
+	/* The daemon ends once unmounted, having written all back. */
+	char merged[4200];
+	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
+	umount2(merged, MNT_DETACH);
+	reap_within(daemon);
+	trace_mark("holder", "layerfs gone");
+	/* Here rather than in the caller: the state stays right even when
+	 * the caller was killed. */
+	char ex[16];
+	snprintf(ex, sizeof(ex), "%d\n", code);
+	container_write_text(s->cdir, "exit", ex);
+}
+
+/* A launch that failed after the daemon started: end it at once (its
+ * mount would keep this namespace, and it, alive). */
+static int holder_abort(struct chans *c, struct prefetch *pf, pid_t daemon, struct msgbuf *m,
+			int r)
+{
+	prefetch_end(pf);
+	if (daemon > 0) {
+		kill(daemon, SIGKILL);
+		reap_within(daemon);
+	}
+	report(c->err_w, m, r);
+	return 1;
 }
 
 static int holder_main(const struct launch_spec *s, struct chans *c)
@@ -171,49 +229,50 @@ static int holder_main(const struct launch_spec *s, struct chans *c)
 	/* Out of the caller's session: signals from its terminal reach the
 	 * caller alone, which passes them on to the command once. */
 	setsid();
-	int r = holder_setup(s, c, &m);
-	if (r < 0) {
-		report(c->err_w, &m, r);
-		return 1;
-	}
+	struct prefetch pf = { 0 };
+	pid_t daemon = -1;
+	int r = holder_setup(s, c, &pf, &daemon, &m);
+	if (r < 0)
+		return holder_abort(c, &pf, daemon, &m, r);
 	sigset_t set;
 	init_sigset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	int cp[2];
+	if (pipe2(cp, O_CLOEXEC) < 0)
+		return holder_abort(c, &pf, daemon, &m,
+				    msg_fail(&m, -errno, "cannot make a pipe: %s", strerror(errno)));
 	pid_t init = fork();
-	if (init == 0)
-		_exit(pid1_main(s, c->err_w));
-	if (init < 0) {
-		report(c->err_w, &m, msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
-		return 1;
+	if (init == 0) {
+		close(cp[0]);
+		_exit(pid1_main(s, c->err_w, cp[1]));
 	}
+	close(cp[1]);
+	_cleanup_close_ int code_r = cp[0];
+	if (init < 0)
+		return holder_abort(c, &pf, daemon, &m,
+				    msg_fail(&m, -errno, "fork failed: %s", strerror(errno)));
 	close(c->err_w);
 	sync_post(c->status_w, init);
+	/* The tiny init says the command's status before it exits; without
+	 * it (--init=false, or PID 1 killed) its own exit status is the
+	 * answer. */
 	int st = 0, code = 255;
-	if (RETRY_EINTR(waitpid(init, &st, 0)) == init)
+	bool early = sync_wait(code_r, &code) == 0;
+	if (!early && RETRY_EINTR(waitpid(init, &st, 0)) == init)
 		code = wait_status_code(st);
-	trace_mark("holder", "container ended");
-	char merged[4200];
-	snprintf(merged, sizeof(merged), "%s/merged", s->cdir);
-	umount2(merged, MNT_DETACH);
-	trace_mark("holder", "unmounted");
-	reap_daemon();
-	trace_mark("holder", "layerfs gone");
-	if (s->remove) {
-		char etc[4200];
-		snprintf(etc, sizeof(etc), "%s/etc", s->cdir);
-		umount2(etc, MNT_DETACH);
-		/* The whole directory in one pass, as the owner of everything
-		 * in it: the caller's own pass then finds it gone (or only what
-		 * it wrote meanwhile). */
-		rm_rf_at(AT_FDCWD, s->cdir, NULL);
-		trace_mark("holder", "container removed");
-	} else {
-		/* Here rather than in the caller: the state stays right even
-		 * when the caller was killed. */
-		char ex[16];
-		snprintf(ex, sizeof(ex), "%d\n", code);
-		container_write_text(s->cdir, "exit", ex);
+	trace_mark("holder", "command's status known");
+	prefetch_end(&pf);
+	/* A kept container's root is unmounted only once nothing of the
+	 * container can use it any more; a removed one's daemon is killed
+	 * at once, while PID 1 and its namespaces are taken down. */
+	if (early && !s->remove) {
+		RETRY_EINTR(waitpid(init, &st, 0));
+		early = false;
 	}
+	holder_teardown(s, daemon, code);
+	if (early)
+		RETRY_EINTR(waitpid(init, &st, 0));
+	trace_mark("holder", "container ended");
 	sync_post(c->status_w, code);
 	return code;
 }

@@ -126,7 +126,7 @@ static int set_env(const struct launch_spec *s, const char *home)
 		if (strchr(*e, '=') && putenv(*e) != 0)
 			return -ENOMEM;
 	if (!getenv("PATH") &&
-	    setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0)
+	    setenv("PATH", DEFAULT_PATH, 1) < 0)
 		return -errno;
 	if ((!getenv("HOME") && setenv("HOME", home, 1) < 0) ||
 	    (!getenv("HOSTNAME") && s->hostname && setenv("HOSTNAME", s->hostname, 1) < 0) ||

@@ -5,6 +5,9 @@
 
 #include "launch.h"
 
+/* The command's PATH when its environment has none. */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* Resolve "USER[:GROUP]" (names or ids) against the root's /etc/passwd
  * and /etc/group. */
 int user_resolve(const char *spec, uid_t *uid, gid_t *gid, char **home, struct msgbuf *m);

@@ -64,15 +64,17 @@ static int layerfs_options(const struct launch_spec *s, char **out)
 	return 0;
 }
 
-/* Start the daemon: stdin and stdout on /dev/null, stderr into ERR_W,
- * no signal blocked.  posix_spawn rather than fork: no copy of this
- * (large) process to make for an exec.  Returns its pid or -errno. */
+/* Start the daemon in the foreground, in a session of its own: stdin and
+ * stdout on /dev/null, stderr into ERR_W, READY_W as its descriptor 3
+ * (--ready-fd=3), no signal blocked.  posix_spawn rather than fork: no
+ * copy of this (large) process to make for an exec.  Returns its pid or
+ * -errno. */
 static pid_t spawn_layerfs(const struct launch_spec *s, const char *opts, const char *mnt,
-			   int err_w)
+			   int err_w, int ready_w)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	char *argv[] = { (char *)s->layerfs, "-o", (char *)opts, (char *)mnt, NULL };
+	char *argv[] = { (char *)s->layerfs, "--ready-fd=3", "-o", (char *)opts, (char *)mnt, NULL };
 	sigset_t none;
 	sigemptyset(&none);
 	pid_t pid = -1;
@@ -83,8 +85,9 @@ static pid_t spawn_layerfs(const struct launch_spec *s, const char *opts, const 
 		if (!(e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0)) &&
 		    !(e = posix_spawn_file_actions_adddup2(&fa, 0, 1)) &&
 		    !(e = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
+		    !(e = posix_spawn_file_actions_adddup2(&fa, ready_w, 3)) &&
 		    !(e = posix_spawnattr_setsigmask(&at, &none)) &&
-		    !(e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK)))
+		    !(e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID)))
 			e = posix_spawn(&pid, s->layerfs, &fa, &at, argv, environ);
 		posix_spawnattr_destroy(&at);
 	}
@@ -92,28 +95,60 @@ static pid_t spawn_layerfs(const struct launch_spec *s, const char *opts, const 
 	return e ? -e : pid;
 }
 
-int rootfs_mount(const struct launch_spec *s, struct msgbuf *m)
+/* Two pipes whose ends are all above 3, so that the daemon's descriptor
+ * 3 can be made from any of them. */
+static int make_pipes(int err[2], int ready[2])
+{
+	int p[4];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(p + 2, O_CLOEXEC) < 0) {
+		int e = -errno;
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	for (int k = 0; k < 4; k++) {
+		if (p[k] > 3)
+			continue;
+		int d = fcntl(p[k], F_DUPFD_CLOEXEC, 4);
+		if (d < 0) {
+			int e = -errno;
+			for (int j = 0; j < 4; j++)
+				close(p[j]);
+			return e;
+		}
+		close(p[k]);
+		p[k] = d;
+	}
+	err[0] = p[0], err[1] = p[1], ready[0] = p[2], ready[1] = p[3];
+	return 0;
+}
+
+int rootfs_mount(const struct launch_spec *s, pid_t *daemon, struct msgbuf *m)
 {
 	_cleanup_free_ char *opts = NULL;
 	if (layerfs_options(s, &opts) < 0)
 		return msg_fail(m, -EINVAL, "a layer path contains ','");
 	char mnt[4200];
 	snprintf(mnt, sizeof(mnt), "%s/merged", s->cdir);
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = spawn_layerfs(s, opts, mnt, p[1]);
-	close(p[1]);
-	_cleanup_close_ int err_r = p[0];
+	int err[2] = { -1, -1 }, ready[2] = { -1, -1 };
+	int r = make_pipes(err, ready);
+	if (r < 0)
+		return msg_fail(m, r, "cannot make pipes: %s", strerror(-r));
+	pid_t pid = spawn_layerfs(s, opts, mnt, err[1], ready[1]);
+	close(err[1]);
+	close(ready[1]);
+	_cleanup_close_ int err_r = err[0], ready_r = ready[0];
 	if (pid < 0)
 		return msg_fail(m, pid, "cannot run '%s': %s", s->layerfs, strerror(-pid));
-	int st;
-	if (RETRY_EINTR(waitpid(pid, &st, 0)) < 0)
-		return -errno;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	/* A newline once mounted; end of file when it failed and exited. */
+	char c;
+	if (RETRY_EINTR(read(ready_r, &c, 1)) == 1) {
+		*daemon = pid;
 		return 0;
-	/* The daemon has its stderr on /dev/null once mounted: this read
-	 * ends at the failed process's exit. */
+	}
+	RETRY_EINTR(waitpid(pid, NULL, 0));
 	char buf[512] = "";
 	ssize_t n = read(err_r, buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = 0;

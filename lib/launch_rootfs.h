@@ -5,9 +5,9 @@
 
 #include "launch.h"
 
-/* Mount the rootfs at CDIR/merged with the layerfs daemon (in the
- * holder: the daemon becomes its child through the subreaper flag). */
-int rootfs_mount(const struct launch_spec *s, struct msgbuf *m);
+/* Mount the rootfs at CDIR/merged with the layerfs daemon, a child of
+ * the caller (the holder), whose pid is left in *DAEMON. */
+int rootfs_mount(const struct launch_spec *s, pid_t *daemon, struct msgbuf *m);
 /* In the holder, once root of the namespace: a tmpfs on CDIR/etc (seen
  * by no other mount namespace) holding the /etc files of SPEC->etc, so
  * that they cost no inode on the store's disk. */

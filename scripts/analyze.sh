@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out=build-analyze
 mkdir -p "$out"
 jobs=${ANALYZE_JOBS:-2}
-srcs=$(ls lib/*.c fs/*.c tools/*.c)
+srcs=$(ls lib/*.c fs/*.c tools/*.c tools/front/*.c)
 defs="-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314"
 incs="-Ilib $(pkg-config --cflags-only-I fuse3 libarchive libcrypto libxxhash 2>/dev/null)"
 status=0

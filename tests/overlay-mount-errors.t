@@ -47,7 +47,7 @@ expect_failure() {
 	fi
 }
 
-tap_plan 22
+tap_plan 25
 L=$T/l U=$T/u W=$T/w M=$T/m
 
 out=$(timeout 20 "$FS_BIN" --version 2>&1); rc=$?
@@ -85,6 +85,27 @@ expect_failure "missing mountpoint" "$T/nomnt" "$T/nomnt" \
 # the first one from everyone using it.
 expect_failure "mountpoint in use" "$T/tmpfs" "$T/tmpfs" \
 	"$FS_BIN" -o "lowerdir=$L,upperdir=$U,workdir=$W" "$T/tmpfs"
+
+# --ready-fd=N (layerfs's own): a bad descriptor is refused; a good one
+# gets a newline once mounted, and the daemon stays in the foreground.
+if [ "$FS_UNDER_TEST" = layerfs ]; then
+	expect_failure "--ready-fd on a closed descriptor" "--ready-fd" "$M" \
+		"$FS_BIN" --ready-fd=9 -o "lowerdir=$L,upperdir=$U,workdir=$W" "$M"
+	"$FS_BIN" --ready-fd=3 -o "lowerdir=$L,upperdir=$U,workdir=$W" "$M" 3>"$T/ready" &
+	pid=$!
+	for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
+	if [ "$(od -An -c "$T/ready" | tr -d ' ')" = '\n' ] && [ "$(mounts_at "$M")" -eq 1 ] &&
+	   kill -0 "$pid" 2>/dev/null && [ "$(cat "$M/f" 2>&1)" = base ]; then
+		tap_ok "--ready-fd: a newline once mounted, the daemon in the foreground"
+	else
+		tap_not_ok "--ready-fd: a newline once mounted, the daemon in the foreground" \
+			"ready: '$(od -An -c "$T/ready")', mounts: $(mounts_at "$M")"
+	fi
+	ovl_unmount_safely "$M"
+	wait "$pid"
+else
+	for n in 1 2 3; do tap_skip "--ready-fd ($n)" "an option of layerfs only"; done
+fi
 
 # Empty options are accepted (podman passes them).
 if fs_mount "lowerdir=$L,,upperdir=$U,,workdir=$W," "$M"; then

@@ -32,9 +32,10 @@ grep -q "^$user:" /etc/subuid || tap_diag "no /etc/subuid range: the user maps a
 chmod 0666 /dev/fuse
 chmod 0755 "$work"
 
-# The binaries where the user can run them, layerfs beside layerctl.
+# The binaries where the user can run them, layerfs and layerctl-full
+# (every command but run) beside layerctl.
 mkdir -p "$work/bin"
-cp "$LAYERCTL" "$LAYERFS" "$work/bin/"
+cp "$LAYERCTL" "$LAYERCTL-full" "$LAYERFS" "$work/bin/"
 
 # A busybox-static root filesystem.
 rootfs=$work/rootfs
@@ -104,6 +105,15 @@ if ! out=$(run true 2>&1); then
 fi
 
 out=$(run sh -c 'exit 42' 2>&1); is "$?" 42 "the command's exit status is passed through"
+
+# Loading them would count in every container's start (several ms).
+libs=$(readelf -d "$LAYERCTL" 2>&1 | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd ' ')
+if [ -n "$libs" ] && ! grep -qE 'libarchive|libcrypto|libzstd|libxxhash|libz\.' <<<"$libs"; then
+	tap_ok "layerctl, which runs containers itself, links no archive, digest or compression library ($libs)"
+else
+	tap_not_ok "layerctl links: ${libs:-nothing readable}"
+fi
+out=$(lc ps --help 2>&1); is "$?" 0 "another command is handed to layerctl-full"
 
 out=$(run sh -c 'echo out; echo err >&2' 2>/dev/null)
 is "$out" "out" "standard output reaches the caller"

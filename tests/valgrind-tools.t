@@ -28,7 +28,8 @@ vg() {
 	local out rc
 	# valgrind 3.19 does not know openat2: lib/fsutil.c falls back to a
 	# component walk, which this exercises too.
-	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	# --trace-children: layerctl hands these commands to layerctl-full (exec).
+	valgrind -q --trace-children=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--show-leak-kinds=definite "$LAYERCTL" "$@" >"$WORK/vg.out" 2>&1
 	rc=$?
 	out=$(grep -v -e '^--[0-9]*-- ' "$WORK/vg.out")

@@ -165,7 +165,8 @@ int cmd_mount(int argc, char **argv)
 	while (rec.lowerdirs && rec.lowerdirs[s.nlower])
 		s.nlower++;
 	struct msgbuf m = { { 0 } };
-	r = rootfs_mount(&s, &m);
+	pid_t daemon;
+	r = rootfs_mount(&s, &daemon, &m);
 	container_record_free(&rec);
 	if (r < 0) {
 		ctl_fail("cannot mount container '%s': %s", ref, msg_text(&m, r));
