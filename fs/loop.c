@@ -145,6 +145,10 @@ int loop_run(struct fuse_session *se)
 	int r = 0;
 	pool.se = se;
 	pool.tail = &pool.head;
+	/* One worker from the start, so that the first copy-up does not also
+	 * wait for a thread to be made. */
+	if (pthread_create(&pool.tids[0], NULL, worker, NULL) == 0)
+		pool.workers = 1;
 	while (!fuse_session_exited(se)) {
 		r = fuse_session_receive_buf(se, &buf);
 		if (r == -EINTR)
