@@ -2,9 +2,12 @@
  * duplicate whose names were all replaced frees its inode: the filesystem
  * truncates it and frees its blocks (with discard, the device is told),
  * which can take longer than everything else dedupe does for that file.  A
- * second thread pays that while the first joins the next group.  The queue
- * is bounded so the open files stay well below RLIMIT_NOFILE. */
+ * second thread pays that, and removes the temp names the replaced files
+ * were swapped to, while the first joins the next group.  The queue is
+ * bounded so the open files stay well below RLIMIT_NOFILE. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,11 +19,26 @@
 struct dd_closer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int fds[CLOSER_MAX];
+	struct item {
+		int fd;            /* to close, or -1 */
+		uint64_t seq;      /* tmp name "link-SEQ" to remove first, or 0 */
+	} q[CLOSER_MAX];
+	int tmpfd;
 	size_t head, n;
 	bool done;
 	pthread_t thread;
 };
+
+static void done_item(int tmpfd, int fd, uint64_t seq)
+{
+	if (seq) {
+		char name[64];
+		dd_tmp_name(name, sizeof(name), seq);
+		unlinkat(tmpfd, name, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+}
 
 static void *closer_main(void *arg)
 {
@@ -31,12 +49,12 @@ static void *closer_main(void *arg)
 			pthread_cond_wait(&q->cv, &q->mu);
 		if (!q->n)
 			break;
-		int fd = q->fds[q->head];
+		struct item it = q->q[q->head];
 		q->head = (q->head + 1) % CLOSER_MAX;
 		q->n--;
 		pthread_cond_broadcast(&q->cv);
 		pthread_mutex_unlock(&q->mu);
-		close(fd);
+		done_item(q->tmpfd, it.fd, it.seq);
 		pthread_mutex_lock(&q->mu);
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -50,6 +68,7 @@ int dd_closer_start(struct dd_ctx *c)
 		return -ENOMEM;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
+	q->tmpfd = c->tmpfd;
 	if (pthread_create(&q->thread, NULL, closer_main, q)) {
 		free(q);
 		return 0;     /* closes stay on the caller's thread */
@@ -58,19 +77,19 @@ int dd_closer_start(struct dd_ctx *c)
 	return 0;
 }
 
-void dd_close_later(struct dd_ctx *c, int fd)
+void dd_close_later(struct dd_ctx *c, int fd, uint64_t seq)
 {
 	struct dd_closer *q = c->closer;
-	if (fd < 0)
+	if (fd < 0 && !seq)
 		return;
 	if (!q) {
-		close(fd);
+		done_item(c->tmpfd, fd, seq);
 		return;
 	}
 	pthread_mutex_lock(&q->mu);
 	while (q->n == CLOSER_MAX)
 		pthread_cond_wait(&q->cv, &q->mu);
-	q->fds[(q->head + q->n) % CLOSER_MAX] = fd;
+	q->q[(q->head + q->n) % CLOSER_MAX] = (struct item){ fd, seq };
 	q->n++;
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);

@@ -246,7 +246,7 @@ static int join(struct dd_ctx *c, struct unit *keeper, int kfd, struct unit *u)
 				return 0;     /* the inode lives on: nothing saved */
 			}
 			if (i + 1 == u->n)
-				dd_close_later(c, TAKE_FD(ufd));
+				dd_close_later(c, TAKE_FD(ufd), 0);
 			u->m[i]->ino = keeper->ino;
 			u->m[i]->blocks = keeper->m[0]->blocks;
 			u->m[i]->flags |= DDF_LINKABLE;

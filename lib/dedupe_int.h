@@ -80,7 +80,8 @@ int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n);
 
 /* dedupe_closer.c: close (and so free) replaced files on another thread. */
 int dd_closer_start(struct dd_ctx *c);
-void dd_close_later(struct dd_ctx *c, int fd);
+/* Close FD (unless -1) after removing the temp name of SEQ (unless 0). */
+void dd_close_later(struct dd_ctx *c, int fd, uint64_t seq);
 void dd_closer_stop(struct dd_ctx *c);
 
 /* dedupe_link.c */
@@ -89,9 +90,12 @@ void dd_closer_stop(struct dd_ctx *c);
 int dd_meta(int fd, char **out, size_t *len);
 int dd_same_bytes(struct dd_ctx *c, int a, int b, uint64_t size);
 /* Replace DUP's name by a name of the keeper (open as KEEPERFD, inode
- * KEEPER_INO): linked in the temp area, renamed over DUP.  -ESTALE when
- * the name is no longer DUP's inode. */
+ * KEEPER_INO): linked in the temp area, swapped with DUP (the temp name
+ * then holds DUP, queued for removal).  -ESTALE when the name is no longer
+ * DUP's inode. */
 int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const struct dd_file *dup);
+/* The temp name of a link: "link-SEQ". */
+void dd_tmp_name(char *buf, size_t len, uint64_t seq);
 int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint64_t *shared);
 int dd_journal_replay(struct dd_ctx *c);
 void dd_journal_done(struct dd_ctx *c);

@@ -201,22 +201,34 @@ int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const stru
 	if (r < 0)
 		return r;
 	char tmp[64], proc[64];
-	snprintf(tmp, sizeof(tmp), "link-%" PRIu64, ++c->tmpseq);
+	uint64_t seq = ++c->tmpseq;
+	dd_tmp_name(tmp, sizeof(tmp), seq);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", keeperfd);
 	if (linkat(AT_FDCWD, proc, c->tmpfd, tmp, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
 	dd_kill_point("link");
-	if (renameat(c->tmpfd, tmp, dirfd, base) < 0) {
+	/* Swapped, not renamed over: ext4 writes out the data of a file
+	 * renamed over another (auto_da_alloc), which an exchange does not
+	 * ask for; the old file, now the temp name, is removed by the closer. */
+	bool swapped = renameat2(c->tmpfd, tmp, dirfd, base, RENAME_EXCHANGE) == 0;
+	if (!swapped && (errno != EINVAL || renameat(c->tmpfd, tmp, dirfd, base) < 0)) {
 		r = -errno;
 		unlinkat(c->tmpfd, tmp, 0);
 		return r;
 	}
+	if (swapped)
+		dd_close_later(c, -1, seq);
 	dd_kill_point("rename");
 	/* A mount shows the directory's mtime: the rename must not change it. */
 	const struct timespec times[2] = { dst.st_atim, dst.st_mtim };
 	if (futimens(dirfd, times) < 0)
 		return -errno;
 	return 0;
+}
+
+void dd_tmp_name(char *buf, size_t len, uint64_t seq)
+{
+	snprintf(buf, len, "link-%" PRIu64, seq);
 }
 
 int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint64_t *shared)
