@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,7 +126,7 @@ static int by_full(struct dd_ctx *c, struct dd_file **v, size_t n)
 	for (size_t k = 0; k < n && !(v[k]->flags & DDF_SKIP);) {
 		size_t j = run_end(v, k, n, same_full);
 		if (worth(v + k, j - k)) {
-			int r = dd_group(c, v + k, j - k);
+			int r = dd_group(c, v + k, j - k, true);
 			if (r < 0)
 				return r;
 		}
@@ -134,7 +135,41 @@ static int by_full(struct dd_ctx *c, struct dd_file **v, size_t n)
 	return 0;
 }
 
-/* Files of equal size: partial hashes, then full hashes where those match. */
+/* Live files of V[0..N) name two inodes, no more? */
+static bool two_inodes(struct dd_file **v, size_t n)
+{
+	uint64_t a = 0, b = 0;
+	bool ha = false, hb = false;
+	for (size_t k = 0; k < n; k++) {
+		if (v[k]->flags & DDF_SKIP)
+			continue;
+		uint64_t ino = v[k]->ino;
+		if (!ha || ino == a) {
+			a = ino, ha = true;
+		} else if (!hb || ino == b) {
+			b = ino, hb = true;
+		} else {
+			return false;
+		}
+	}
+	return hb;
+}
+
+/* Files of equal size and partial hash.  Two inodes: their bytes are
+ * compared when they may be joined (a full hash would read both once
+ * more for nothing); else full hashes say which are equal.  A dry run
+ * compares nothing: it hashes. */
+static int by_content(struct dd_ctx *c, struct dd_file **v, size_t n)
+{
+	if (!c->o->dry_run && two_inodes(v, n)) {
+		int r = dd_group(c, v, n, false);
+		if (r <= 0)
+			return r;
+	}
+	return by_full(c, v, n);
+}
+
+/* Files of equal size: partial hashes, then their content where those match. */
 static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
@@ -147,7 +182,7 @@ static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 	for (size_t k = 0; k < n && !(v[k]->flags & DDF_SKIP);) {
 		size_t j = run_end(v, k, n, same_partial);
 		if (worth(v + k, j - k)) {
-			int r = by_full(c, v + k, j - k);
+			int r = by_content(c, v + k, j - k);
 			if (r < 0)
 				return r;
 		}
@@ -156,24 +191,37 @@ static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 	return 0;
 }
 
+/* Groups of files of equal size, each worth reading, are read on the
+ * pool's threads. */
 static int find_groups(struct dd_ctx *c)
 {
 	struct dd_file **v = malloc((c->nfiles + 1) * sizeof(*v));
-	if (!v)
+	size_t *start = malloc((c->nfiles + 1) * sizeof(*start));
+	if (!v || !start) {
+		free(v);
+		free(start);
 		return -ENOMEM;
+	}
 	for (size_t k = 0; k < c->nfiles; k++)
 		v[k] = &c->files[k];
 	qsort(v, c->nfiles, sizeof(*v), cmp_size);
-	int r = 0;
-	for (size_t k = 0; r == 0 && k < c->nfiles;) {
+	/* Worth-reading groups moved to the front, in size order. */
+	size_t m = 0, ng = 0;
+	for (size_t k = 0; k < c->nfiles;) {
 		size_t j = k + 1;
 		while (j < c->nfiles && v[j]->size == v[k]->size)
 			j++;
-		if (worth(v + k, j - k))
-			r = by_partial(c, v + k, j - k);
+		if (worth(v + k, j - k)) {
+			start[ng++] = m;
+			memmove(v + m, v + k, (j - k) * sizeof(*v));
+			m += j - k;
+		}
 		k = j;
 	}
+	start[ng] = m;
+	int r = dd_pool_run(c, v, start, ng, by_partial);
 	free(v);
+	free(start);
 	return r;
 }
 
@@ -200,9 +248,7 @@ static void ctx_free(struct dd_ctx *c, char *tmpname)
 	free(c->layers);
 	free(c->buf_a);
 	free(c->buf_b);
-	for (size_t k = 0; k < c->njournaled; k++)
-		free(c->journaled[k]);
-	free(c->journaled);
+	dd_dirs_free(c);
 	if (c->journalfd >= 0)
 		close(c->journalfd);
 	if (c->tmpfd >= 0) {
@@ -238,7 +284,6 @@ static int run_locked(struct dd_ctx *c, char **tmpname)
 		if (r < 0)
 			err_sys(c->e, r, "cannot dedupe '%s'", c->s->root);
 	}
-	/* Every replaced file closed before the journal goes. */
 	dd_closer_stop(c);
 	if (r == 0 && !c->o->dry_run) {
 		dd_journal_done(c);
@@ -260,6 +305,12 @@ int dedupe_run(struct store *s, const struct dedupe_opts *o, struct dedupe_stats
 		free(c.buf_a);
 		free(c.buf_b);
 		return -ENOMEM;
+	}
+	/* Reading many files at once: as many fds as the hard limit allows. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	int r = store_lock(s, o->dry_run ? LOCK_SH : LOCK_EX, e);
 	_cleanup_free_ char *tmpname = NULL;

@@ -265,8 +265,7 @@ int dd_hash_full(struct dd_ctx *c, struct dd_file *f)
 		XXH3_128bits_update(h, c->buf_a, (size_t)n);
 		done += (uint64_t)n;
 		c->st->bytes_hashed += (uint64_t)n;
-		if (c->o->progress)
-			c->o->progress(c->o->progress_arg, c->st->bytes_hashed);
+		dd_progress(c, (uint64_t)n);
 	}
 	if (r == 0 && done == f->size) {
 		f->full = XXH3_128bits_digest(h);
