@@ -6,11 +6,13 @@
  * the journal) stays on the calling thread, one join at a time, as when
  * there is no pool: a killed run is left exactly as before. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,8 +20,12 @@
 
 /* Workers: enough reads in flight for a virtual disk, few enough to stay
  * light on memory (a worker holds two DD_BUF buffers). */
-#define WORKERS_MIN 4
-#define WORKERS_MAX 16
+#define WORKERS_MIN 2
+#define WORKERS_MAX 8
+/* How far the prefetch thread reads ahead of the workers. */
+#define PREFETCH_AHEAD (64ull << 20)
+#define WARM_RUN 256
+#define WARM_STRIDE 64
 /* Joins waiting hold their files open: at most a quarter of the fds. */
 #define QUEUE_MAX 1024
 
@@ -36,12 +42,14 @@ struct dd_pool {
 	struct dd_ctx *main;
 	struct dd_ctx tmpl;    /* what workers copy: main's, before it changes */
 	struct dd_file **v;
+	struct dd_file **pv;   /* the prefetch thread's copy of V */
 	const size_t *start;
 	size_t n;
 	int (*by_size)(struct dd_ctx *, struct dd_file **, size_t);
 	atomic_size_t next;
 	atomic_bool stop;
 	atomic_uint_fast64_t hashed;
+	atomic_uint_fast64_t taken;     /* bytes of the groups workers took */
 	pthread_mutex_t mu;
 	pthread_cond_t pushed, popped;
 	struct dd_job *q[QUEUE_MAX];
@@ -80,6 +88,58 @@ void dd_progress(struct dd_ctx *c, uint64_t n)
 		c->o->progress(c->o->progress_arg, c->st->bytes_hashed);
 }
 
+static uint64_t group_bytes(const struct dd_pool *p, size_t k)
+{
+	return (p->start[k + 1] - p->start[k]) * p->v[p->start[k]]->size;
+}
+
+/* Ahead of the workers, ask the kernel to read the files of the groups
+ * they will take next (POSIX_FADV_WILLNEED starts the reads and returns):
+ * a cold disk gets many reads at once without a thread per read.  Groups
+ * the workers reached first are passed over, and once many files in a row
+ * were found cached only one in WARM_STRIDE is looked at, so a warm run
+ * pays little.  It walks its own copy of the groups' file pointers (the
+ * workers sort theirs) and reads only fields no one changes (layer, path,
+ * size). */
+static void *prefetch_main(void *arg)
+{
+	struct dd_pool *p = arg;
+	struct dd_ctx *c = &p->tmpl;
+	uint64_t issued = 0;
+	size_t cached = 0, seen = 0;
+	for (size_t k = 0; k < p->n && !atomic_load(&p->stop); k++) {
+		size_t next = atomic_load(&p->next);
+		if (k < next) {
+			k = next - 1;
+			issued = atomic_load(&p->taken);
+			continue;
+		}
+		while (issued > atomic_load(&p->taken) + PREFETCH_AHEAD && !atomic_load(&p->stop))
+			nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+		for (size_t i = p->start[k]; i < p->start[k + 1]; i++) {
+			if (cached >= WARM_RUN && seen++ % WARM_STRIDE)
+				continue;
+			const struct dd_file *f = p->pv[i];
+			int fd = dd_open_file(c, f);
+			if (fd < 0)
+				continue;
+			/* Its last byte cached (RWF_NOWAIT reads only the page
+			 * cache): so is the rest, most likely. */
+			char b;
+			struct iovec iov = { &b, 1 };
+			if (preadv2(fd, &iov, 1, (off_t)f->size - 1, RWF_NOWAIT) == 1) {
+				cached++;
+			} else {
+				posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+				cached = 0;
+			}
+			close(fd);
+		}
+		issued += group_bytes(p, k);
+	}
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -94,6 +154,7 @@ static void *worker_main(void *arg)
 		size_t k = atomic_fetch_add(&p->next, 1);
 		if (k >= p->n)
 			break;
+		atomic_fetch_add(&p->taken, group_bytes(p, k));
 		int r = p->by_size(&c, p->v + p->start[k], p->start[k + 1] - p->start[k]);
 		if (r < 0) {
 			w->err = r;
@@ -122,7 +183,7 @@ static void add_stats(struct dedupe_stats *to, const struct dedupe_stats *from)
 static size_t worker_count(size_t groups)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = cpus > 0 ? 4 * (size_t)cpus : WORKERS_MIN;
+	size_t n = cpus > 0 ? 2 * (size_t)cpus : WORKERS_MIN;
 	if (n < WORKERS_MIN)
 		n = WORKERS_MIN;
 	if (n > WORKERS_MAX)
@@ -190,6 +251,10 @@ int dd_pool_run(struct dd_ctx *c, struct dd_file **v, const size_t *start, size_
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.pushed, NULL);
 	pthread_cond_init(&p.popped, NULL);
+	/* Copied before any worker sorts a group. */
+	p.pv = malloc(start[n] * sizeof(*p.pv) + 1);
+	if (p.pv)
+		memcpy(p.pv, v, start[n] * sizeof(*p.pv));
 	int r = 0;
 	size_t started = 0;
 	for (; started < nw; started++) {
@@ -212,9 +277,15 @@ int dd_pool_run(struct dd_ctx *c, struct dd_file **v, const size_t *start, size_
 	}
 	if (r < 0)
 		atomic_store(&p.stop, true);
+	pthread_t pf;
+	bool prefetching = started && p.pv && !pthread_create(&pf, NULL, prefetch_main, &p);
 	int ar = started ? apply_all(&p) : 0;
 	for (size_t k = 0; k < started; k++)
 		pthread_join(w[k].thread, NULL);
+	atomic_store(&p.stop, true);
+	if (prefetching)
+		pthread_join(pf, NULL);
+	free(p.pv);
 	/* Groups no worker took (none started): read here. */
 	for (size_t k = atomic_load(&p.next); r == 0 && !started && k < n; k++)
 		r = by_size(c, v + start[k], start[k + 1] - start[k]);
