@@ -1,5 +1,7 @@
 /* layerctl dedupe: the run over the store (see dedupe.h). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,17 +227,83 @@ static int find_groups(struct dd_ctx *c)
 	return r;
 }
 
+/* Layers new to the index are read on threads of their own, one layer
+ * each at a time (their stats and inode reads overlap), into vectors of
+ * their own, joined in layer order. */
+struct scan_all {
+	struct dd_ctx *c;
+	uint32_t *todo;        /* new layers */
+	size_t n;
+	atomic_size_t next;
+	struct scan_one {
+		struct dd_file *files;
+		size_t nfiles;
+		uint64_t scanned;
+		int r;
+		struct errmsg e;
+	} *out;
+};
+
+static void *scan_thread(void *arg)
+{
+	struct scan_all *a = arg;
+	for (size_t k; (k = atomic_fetch_add(&a->next, 1)) < a->n;) {
+		struct scan_one *o = &a->out[k];
+		struct dedupe_stats st = { 0 };
+		struct dd_ctx lc = *a->c;
+		lc.files = NULL;
+		lc.nfiles = lc.capfiles = 0;
+		lc.st = &st;
+		lc.e = &o->e;
+		o->r = dd_scan_layer(&lc, a->todo[k]);
+		o->files = lc.files;
+		o->nfiles = lc.nfiles;
+		o->scanned = st.files_scanned;
+		if (o->r < 0)
+			break;
+	}
+	return NULL;
+}
+
+#define SCAN_THREADS 4
+
 static int scan_new_layers(struct dd_ctx *c)
 {
-	for (size_t k = 0; k < c->nlayers; k++) {
-		if (c->layers[k].indexed)
-			continue;
-		c->st->new_layers++;
-		int r = dd_scan_layer(c, (uint32_t)k);
-		if (r < 0)
-			return r;
+	struct scan_all a = { .c = c };
+	a.todo = calloc(c->nlayers + 1, sizeof(*a.todo));
+	a.out = calloc(c->nlayers + 1, sizeof(*a.out));
+	int r = a.todo && a.out ? 0 : -ENOMEM;
+	for (size_t k = 0; r == 0 && k < c->nlayers; k++)
+		if (!c->layers[k].indexed)
+			a.todo[a.n++] = (uint32_t)k;
+	c->st->new_layers += a.n;
+	pthread_t t[SCAN_THREADS];
+	size_t nt = 0;
+	while (r == 0 && nt < SCAN_THREADS && nt + 1 < a.n && !pthread_create(&t[nt], NULL, scan_thread, &a))
+		nt++;
+	if (r == 0)
+		scan_thread(&a);
+	for (size_t k = 0; k < nt; k++)
+		pthread_join(t[k], NULL);
+	/* Joined in layer order; the first error (in that order) is said. */
+	for (size_t k = 0; a.out && k < a.n; k++) {
+		struct scan_one *o = &a.out[k];
+		c->st->files_scanned += o->scanned;
+		if (r == 0 && o->r < 0) {
+			r = o->r;
+			*c->e = o->e;
+		}
+		for (size_t i = 0; i < o->nfiles; i++) {
+			if (r == 0)
+				r = dd_add_file(c, &o->files[i]);
+			if (r < 0)
+				free(o->files[i].path);
+		}
+		free(o->files);
 	}
-	return 0;
+	free(a.todo);
+	free(a.out);
+	return r;
 }
 
 static void ctx_free(struct dd_ctx *c, char *tmpname)
