@@ -352,6 +352,7 @@ static int run_locked(struct dd_ctx *c, char **tmpname)
 		if (r < 0)
 			err_sys(c->e, r, "cannot dedupe '%s'", c->s->root);
 	}
+	/* Every replaced file closed before the journal goes. */
 	dd_closer_stop(c);
 	if (r == 0 && !c->o->dry_run) {
 		dd_journal_done(c);
