@@ -1,9 +1,9 @@
-/* Closing replaced files on a thread of their own.  The last close of a
+/* Closing replaced files on threads of their own.  The last close of a
  * duplicate whose names were all replaced frees its inode: the filesystem
  * truncates it and frees its blocks (with discard, the device is told),
- * which can take longer than everything else dedupe does for that file.  A
- * second thread pays that, and removes the temp names the replaced files
- * were swapped to, while the first joins the next group.  The queue is
+ * which can take longer than everything else dedupe does for that file.
+ * Closer threads pay that, and remove the temp names the replaced files
+ * were swapped to, while the joining thread goes on.  The queue is
  * bounded so the open files stay well below RLIMIT_NOFILE. */
 #include <errno.h>
 #include <inttypes.h>
