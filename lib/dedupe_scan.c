@@ -110,8 +110,10 @@ static int cmp_ino(const void *a, const void *b)
  * the manifest says: neither may be joined to another tree. */
 static void unmark_shared_in_tree(struct scan *sc)
 {
-	struct dd_file *v = sc->c->files + sc->first;
 	size_t n = sc->c->nfiles - sc->first;
+	if (n < 2)
+		return;     /* also: no files, no vector (a layer on a thread of its own) */
+	struct dd_file *v = sc->c->files + sc->first;
 	qsort(v, n, sizeof(*v), cmp_ino);
 	for (size_t k = 0; k + 1 < n; k++)
 		if (v[k].ino == v[k + 1].ino) {
