@@ -1,10 +1,13 @@
 /* layerctl dedupe: the run over the store (see dedupe.h). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,7 +128,7 @@ static int by_full(struct dd_ctx *c, struct dd_file **v, size_t n)
 	for (size_t k = 0; k < n && !(v[k]->flags & DDF_SKIP);) {
 		size_t j = run_end(v, k, n, same_full);
 		if (worth(v + k, j - k)) {
-			int r = dd_group(c, v + k, j - k);
+			int r = dd_group(c, v + k, j - k, true);
 			if (r < 0)
 				return r;
 		}
@@ -134,7 +137,41 @@ static int by_full(struct dd_ctx *c, struct dd_file **v, size_t n)
 	return 0;
 }
 
-/* Files of equal size: partial hashes, then full hashes where those match. */
+/* Live files of V[0..N) name two inodes, no more? */
+static bool two_inodes(struct dd_file **v, size_t n)
+{
+	uint64_t a = 0, b = 0;
+	bool ha = false, hb = false;
+	for (size_t k = 0; k < n; k++) {
+		if (v[k]->flags & DDF_SKIP)
+			continue;
+		uint64_t ino = v[k]->ino;
+		if (!ha || ino == a) {
+			a = ino, ha = true;
+		} else if (!hb || ino == b) {
+			b = ino, hb = true;
+		} else {
+			return false;
+		}
+	}
+	return hb;
+}
+
+/* Files of equal size and partial hash.  Two inodes: their bytes are
+ * compared when they may be joined (a full hash would read both once
+ * more for nothing); else full hashes say which are equal.  A dry run
+ * compares nothing: it hashes. */
+static int by_content(struct dd_ctx *c, struct dd_file **v, size_t n)
+{
+	if (!c->o->dry_run && two_inodes(v, n)) {
+		int r = dd_group(c, v, n, false);
+		if (r <= 0)
+			return r;
+	}
+	return by_full(c, v, n);
+}
+
+/* Files of equal size: partial hashes, then their content where those match. */
 static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
@@ -147,7 +184,7 @@ static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 	for (size_t k = 0; k < n && !(v[k]->flags & DDF_SKIP);) {
 		size_t j = run_end(v, k, n, same_partial);
 		if (worth(v + k, j - k)) {
-			int r = by_full(c, v + k, j - k);
+			int r = by_content(c, v + k, j - k);
 			if (r < 0)
 				return r;
 		}
@@ -156,38 +193,117 @@ static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 	return 0;
 }
 
+/* Groups of files of equal size, each worth reading, are read on the
+ * pool's threads. */
 static int find_groups(struct dd_ctx *c)
 {
 	struct dd_file **v = malloc((c->nfiles + 1) * sizeof(*v));
-	if (!v)
+	size_t *start = malloc((c->nfiles + 1) * sizeof(*start));
+	if (!v || !start) {
+		free(v);
+		free(start);
 		return -ENOMEM;
+	}
 	for (size_t k = 0; k < c->nfiles; k++)
 		v[k] = &c->files[k];
 	qsort(v, c->nfiles, sizeof(*v), cmp_size);
-	int r = 0;
-	for (size_t k = 0; r == 0 && k < c->nfiles;) {
+	/* Worth-reading groups moved to the front, in size order. */
+	size_t m = 0, ng = 0;
+	for (size_t k = 0; k < c->nfiles;) {
 		size_t j = k + 1;
 		while (j < c->nfiles && v[j]->size == v[k]->size)
 			j++;
-		if (worth(v + k, j - k))
-			r = by_partial(c, v + k, j - k);
+		if (worth(v + k, j - k)) {
+			start[ng++] = m;
+			memmove(v + m, v + k, (j - k) * sizeof(*v));
+			m += j - k;
+		}
 		k = j;
 	}
+	start[ng] = m;
+	int r = dd_pool_run(c, v, start, ng, by_partial);
 	free(v);
+	free(start);
 	return r;
 }
 
+/* Layers new to the index are read on threads of their own, one layer
+ * each at a time (their stats and inode reads overlap), into vectors of
+ * their own, joined in layer order. */
+struct scan_all {
+	struct dd_ctx *c;
+	uint32_t *todo;        /* new layers */
+	size_t n;
+	atomic_size_t next;
+	struct scan_one {
+		struct dd_file *files;
+		size_t nfiles;
+		uint64_t scanned;
+		int r;
+		struct errmsg e;
+	} *out;
+};
+
+static void *scan_thread(void *arg)
+{
+	struct scan_all *a = arg;
+	for (size_t k; (k = atomic_fetch_add(&a->next, 1)) < a->n;) {
+		struct scan_one *o = &a->out[k];
+		struct dedupe_stats st = { 0 };
+		struct dd_ctx lc = *a->c;
+		lc.files = NULL;
+		lc.nfiles = lc.capfiles = 0;
+		lc.st = &st;
+		lc.e = &o->e;
+		o->r = dd_scan_layer(&lc, a->todo[k]);
+		o->files = lc.files;
+		o->nfiles = lc.nfiles;
+		o->scanned = st.files_scanned;
+		if (o->r < 0)
+			break;
+	}
+	return NULL;
+}
+
+#define SCAN_THREADS 4
+
 static int scan_new_layers(struct dd_ctx *c)
 {
-	for (size_t k = 0; k < c->nlayers; k++) {
-		if (c->layers[k].indexed)
-			continue;
-		c->st->new_layers++;
-		int r = dd_scan_layer(c, (uint32_t)k);
-		if (r < 0)
-			return r;
+	struct scan_all a = { .c = c };
+	a.todo = calloc(c->nlayers + 1, sizeof(*a.todo));
+	a.out = calloc(c->nlayers + 1, sizeof(*a.out));
+	int r = a.todo && a.out ? 0 : -ENOMEM;
+	for (size_t k = 0; r == 0 && k < c->nlayers; k++)
+		if (!c->layers[k].indexed)
+			a.todo[a.n++] = (uint32_t)k;
+	c->st->new_layers += a.n;
+	pthread_t t[SCAN_THREADS];
+	size_t nt = 0;
+	while (r == 0 && nt < SCAN_THREADS && nt + 1 < a.n && !pthread_create(&t[nt], NULL, scan_thread, &a))
+		nt++;
+	if (r == 0)
+		scan_thread(&a);
+	for (size_t k = 0; k < nt; k++)
+		pthread_join(t[k], NULL);
+	/* Joined in layer order; the first error (in that order) is said. */
+	for (size_t k = 0; a.out && k < a.n; k++) {
+		struct scan_one *o = &a.out[k];
+		c->st->files_scanned += o->scanned;
+		if (r == 0 && o->r < 0) {
+			r = o->r;
+			*c->e = o->e;
+		}
+		for (size_t i = 0; i < o->nfiles; i++) {
+			if (r == 0)
+				r = dd_add_file(c, &o->files[i]);
+			if (r < 0)
+				free(o->files[i].path);
+		}
+		free(o->files);
 	}
-	return 0;
+	free(a.todo);
+	free(a.out);
+	return r;
 }
 
 static void ctx_free(struct dd_ctx *c, char *tmpname)
@@ -200,9 +316,7 @@ static void ctx_free(struct dd_ctx *c, char *tmpname)
 	free(c->layers);
 	free(c->buf_a);
 	free(c->buf_b);
-	for (size_t k = 0; k < c->njournaled; k++)
-		free(c->journaled[k]);
-	free(c->journaled);
+	dd_dirs_free(c);
 	if (c->journalfd >= 0)
 		close(c->journalfd);
 	if (c->tmpfd >= 0) {
@@ -260,6 +374,12 @@ int dedupe_run(struct store *s, const struct dedupe_opts *o, struct dedupe_stats
 		free(c.buf_a);
 		free(c.buf_b);
 		return -ENOMEM;
+	}
+	/* Reading many files at once: as many fds as the hard limit allows. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	int r = store_lock(s, o->dry_run ? LOCK_SH : LOCK_EX, e);
 	_cleanup_free_ char *tmpname = NULL;

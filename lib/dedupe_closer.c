@@ -1,10 +1,13 @@
-/* Closing replaced files on a thread of their own.  The last close of a
+/* Closing replaced files on threads of their own.  The last close of a
  * duplicate whose names were all replaced frees its inode: the filesystem
  * truncates it and frees its blocks (with discard, the device is told),
- * which can take longer than everything else dedupe does for that file.  A
- * second thread pays that while the first joins the next group.  The queue
- * is bounded so the open files stay well below RLIMIT_NOFILE. */
+ * which can take longer than everything else dedupe does for that file.
+ * Closer threads pay that, and remove the temp names the replaced files
+ * were swapped to, while the joining thread goes on.  The queue is
+ * bounded so the open files stay well below RLIMIT_NOFILE. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,15 +15,34 @@
 #include "dedupe_int.h"
 
 #define CLOSER_MAX 128
+/* Freeing waits for the device (discard), not for a core: several
+ * threads keep several frees in flight. */
+#define CLOSER_THREADS 8
 
 struct dd_closer {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int fds[CLOSER_MAX];
+	pthread_cond_t nonempty, nonfull;
+	struct item {
+		int fd;            /* to close, or -1 */
+		uint64_t seq;      /* tmp name "link-SEQ" to remove first, or 0 */
+	} q[CLOSER_MAX];
+	int tmpfd;
 	size_t head, n;
 	bool done;
-	pthread_t thread;
+	pthread_t thread[CLOSER_THREADS];
+	size_t nthreads;
 };
+
+static void done_item(int tmpfd, int fd, uint64_t seq)
+{
+	if (seq) {
+		char name[64];
+		dd_tmp_name(name, sizeof(name), seq);
+		unlinkat(tmpfd, name, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+}
 
 static void *closer_main(void *arg)
 {
@@ -28,15 +50,16 @@ static void *closer_main(void *arg)
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		while (!q->n && !q->done)
-			pthread_cond_wait(&q->cv, &q->mu);
+			pthread_cond_wait(&q->nonempty, &q->mu);
 		if (!q->n)
 			break;
-		int fd = q->fds[q->head];
+		struct item it = q->q[q->head];
 		q->head = (q->head + 1) % CLOSER_MAX;
 		q->n--;
-		pthread_cond_broadcast(&q->cv);
+		if (q->n == CLOSER_MAX - 1)
+			pthread_cond_signal(&q->nonfull);
 		pthread_mutex_unlock(&q->mu);
-		close(fd);
+		done_item(q->tmpfd, it.fd, it.seq);
 		pthread_mutex_lock(&q->mu);
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -49,8 +72,12 @@ int dd_closer_start(struct dd_ctx *c)
 	if (!q)
 		return -ENOMEM;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
-	if (pthread_create(&q->thread, NULL, closer_main, q)) {
+	pthread_cond_init(&q->nonempty, NULL);
+	pthread_cond_init(&q->nonfull, NULL);
+	q->tmpfd = c->tmpfd;
+	while (q->nthreads < CLOSER_THREADS && !pthread_create(&q->thread[q->nthreads], NULL, closer_main, q))
+		q->nthreads++;
+	if (!q->nthreads) {
 		free(q);
 		return 0;     /* closes stay on the caller's thread */
 	}
@@ -58,21 +85,21 @@ int dd_closer_start(struct dd_ctx *c)
 	return 0;
 }
 
-void dd_close_later(struct dd_ctx *c, int fd)
+void dd_close_later(struct dd_ctx *c, int fd, uint64_t seq)
 {
 	struct dd_closer *q = c->closer;
-	if (fd < 0)
+	if (fd < 0 && !seq)
 		return;
 	if (!q) {
-		close(fd);
+		done_item(c->tmpfd, fd, seq);
 		return;
 	}
 	pthread_mutex_lock(&q->mu);
 	while (q->n == CLOSER_MAX)
-		pthread_cond_wait(&q->cv, &q->mu);
-	q->fds[(q->head + q->n) % CLOSER_MAX] = fd;
+		pthread_cond_wait(&q->nonfull, &q->mu);
+	q->q[(q->head + q->n) % CLOSER_MAX] = (struct item){ fd, seq };
 	q->n++;
-	pthread_cond_broadcast(&q->cv);
+	pthread_cond_signal(&q->nonempty);
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -83,11 +110,13 @@ void dd_closer_stop(struct dd_ctx *c)
 		return;
 	pthread_mutex_lock(&q->mu);
 	q->done = true;
-	pthread_cond_broadcast(&q->cv);
+	pthread_cond_broadcast(&q->nonempty);
 	pthread_mutex_unlock(&q->mu);
-	pthread_join(q->thread, NULL);
+	for (size_t k = 0; k < q->nthreads; k++)
+		pthread_join(q->thread[k], NULL);
 	pthread_mutex_destroy(&q->mu);
-	pthread_cond_destroy(&q->cv);
+	pthread_cond_destroy(&q->nonempty);
+	pthread_cond_destroy(&q->nonfull);
 	free(q);
 	c->closer = NULL;
 }

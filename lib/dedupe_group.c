@@ -24,6 +24,14 @@ struct unit {
 	uint32_t *layers;       /* with its joined units' (targets only) */
 	size_t nlayers;
 	int fd;                 /* open since load_meta, or -1 */
+	bool ok;                /* compared equal to the unit it is joined to */
+	bool marked;            /* carries XATTR_DEDUPE (when its meta was read) */
+	uint64_t blocks;        /* its disk bytes, when compared */
+};
+
+struct dd_job {
+	struct unit *u;
+	size_t nu;
 };
 
 /* Groups up to this many inodes keep them open between reading their
@@ -75,7 +83,7 @@ static int load_meta(struct dd_ctx *c, struct unit *u, bool keep)
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_ino != u->ino)
 		return 0;     /* changed: neither joined nor a keeper */
-	int r = dd_meta(fd, &u->meta, &u->metalen);
+	int r = dd_meta(fd, &u->meta, &u->metalen, &u->marked);
 	if (r == 0 && keep)
 		u->fd = TAKE_FD(fd);
 	return r == -ENOMEM ? -ENOMEM : 0;
@@ -182,86 +190,79 @@ static bool separate(const struct unit *u, const struct unit *t)
 	return !u->into && !u->dead && u != t;
 }
 
-/* An fd of the unit's inode for the caller to close. */
-static int open_unit(struct dd_ctx *c, struct unit *u, int *fd)
+/* Keep an fd of the unit's inode in U->fd (opened again when load_meta
+ * did not keep it). */
+static int ensure_open(struct dd_ctx *c, struct unit *u)
 {
-	if (u->fd >= 0) {
-		*fd = TAKE_FD(u->fd);
+	if (u->fd >= 0)
+		return 0;
+	int fd = dd_open_file(c, u->m[0]);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == u->ino) {
+		u->fd = fd;
 		return 0;
 	}
-	*fd = dd_open_file(c, u->m[0]);
-	struct stat st;
-	if (*fd >= 0 && fstat(*fd, &st) == 0 && (uint64_t)st.st_ino == u->ino)
-		return 0;
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+	if (fd >= 0)
+		close(fd);
 	return -ESTALE;
 }
 
-static int mark_keeper(struct dd_ctx *c, int fd)
+/* Is X's fd needed to join: compared equal to its target, or the target
+ * of such a unit? */
+static bool needed(const struct unit *u, size_t n, const struct unit *x)
 {
-	char v[8];
-	if (fgetxattr(fd, XATTR_DEDUPE, v, sizeof(v)) > 0)
-		return 0;
-	if (fsetxattr(fd, XATTR_DEDUPE, "1", 1, 0) < 0)
-		return -errno;
-	dd_kill_point("xattr");
-	return 0;
+	if (x->ok)
+		return true;
+	for (size_t k = 0; k < n; k++)
+		if (u[k].into == x && u[k].ok)
+			return true;
+	return false;
 }
 
-/* Join unit U to KEEPER (open as KFD): every name of U becomes a name of
- * the keeper's inode. */
-static int join(struct dd_ctx *c, struct unit *keeper, int kfd, struct unit *u)
+static void drop_fd(struct unit *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+}
+
+/* Compare unit U with its keeper (open as KEEPER->fd): equal ones are
+ * marked ok; the others stay apart, not even sharing extents.  VERIFIED:
+ * their full hashes were equal (so a difference is a collision). */
+static void check_join(struct dd_ctx *c, struct unit *keeper, struct unit *u, bool verified, bool keep)
 {
 	struct dedupe_stats *st = c->st;
-	uint64_t blocks = u->m[0]->blocks;
-	if (!c->o->dry_run) {
-		_cleanup_close_ int ufd = -1;
-		if (open_unit(c, u, &ufd) < 0) {
-			st->skipped += u->n;
-			u->into = NULL;
-			u->dead = true;
-			return 0;
-		}
-		int same = dd_same_bytes(c, kfd, ufd, u->m[0]->size);
-		if (same <= 0) {
-			if (same == 0)
-				st->compare_differ++;
-			else
-				st->skipped += u->n;
-			u->into = NULL;     /* apart: not even extents are shared */
-			u->dead = true;
-			return 0;
-		}
-		struct stat sb;
-		if (fstat(ufd, &sb) == 0)
-			blocks = (uint64_t)sb.st_blocks * 512;
-		for (size_t i = 0; i < u->n; i++) {
-			int r = dd_link_over(c, kfd, keeper->ino, u->m[i]);
-			if (r == -ENOMEM)
-				return r;
-			if (r < 0) {
-				st->skipped += u->n - i;
-				return 0;     /* the inode lives on: nothing saved */
-			}
-			if (i + 1 == u->n)
-				dd_close_later(c, TAKE_FD(ufd));
-			u->m[i]->ino = keeper->ino;
-			u->m[i]->blocks = keeper->m[0]->blocks;
-			u->m[i]->flags |= DDF_LINKABLE;
-			st->files_linked++;
-		}
-	} else {
-		st->files_linked += u->n;
+	if (ensure_open(c, u) < 0) {
+		st->skipped += u->n;
+		u->into = NULL;
+		u->dead = true;
+		return;
 	}
-	st->bytes_saved += u->m[0]->size;
-	st->disk_saved += blocks;
-	return 0;
+	int same = dd_same_bytes(c, keeper->fd, u->fd, u->m[0]->size);
+	struct stat sb;
+	if (same > 0 && fstat(u->fd, &sb) == 0)
+		u->blocks = (uint64_t)sb.st_blocks * 512;
+	if (same <= 0) {
+		if (same < 0)
+			st->skipped += u->n;
+		else if (verified)
+			st->compare_differ++;
+		u->into = NULL;     /* apart: not even extents are shared */
+		u->dead = true;
+	} else {
+		u->ok = true;
+	}
+	/* A big group's names are checked again when joined (by inode
+	 * number); its replaced files are then freed by their last unlink. */
+	if (!keep || !u->ok)
+		drop_fd(u);
 }
 
-static int do_links(struct dd_ctx *c, struct unit *u, size_t n)
+/* The reading half of the joins: each target's units are compared with
+ * it; returns whether any unit is left to join.  A dry run only counts. */
+static bool check_joins(struct dd_ctx *c, struct unit *u, size_t n, bool verified)
 {
+	bool any_ok = false, keep = n <= KEEP_OPEN;
 	for (size_t k = 0; k < n; k++) {
 		struct unit *t = &u[k];
 		bool any = false;
@@ -270,28 +271,114 @@ static int do_links(struct dd_ctx *c, struct unit *u, size_t n)
 		if (!any || t->into)
 			continue;
 		report_group(c, "link", u, n, t, joined_to);
-		_cleanup_close_ int kfd = -1;
-		if (!c->o->dry_run) {
-			int r = open_unit(c, t, &kfd);
-			if (r == 0)
-				r = mark_keeper(c, kfd);
-			if (r < 0) {
-				c->st->skipped += t->n;
-				for (size_t j = k + 1; j < n; j++)
-					if (u[j].into == t)
-						u[j].into = NULL;   /* stays separate */
-				continue;
-			}
+		if (c->o->dry_run) {
+			for (size_t j = k + 1; j < n; j++)
+				if (u[j].into == t) {
+					c->st->files_linked += u[j].n;
+					c->st->bytes_saved += u[j].m[0]->size;
+					c->st->disk_saved += u[j].m[0]->blocks;
+				}
+			continue;
 		}
-		for (size_t j = k + 1; j < n; j++) {
-			if (u[j].into != t)
+		if (ensure_open(c, t) < 0) {
+			c->st->skipped += t->n;
+			for (size_t j = k + 1; j < n; j++)
+				if (u[j].into == t)
+					u[j].into = NULL;   /* stays separate */
+			continue;
+		}
+		for (size_t j = k + 1; j < n; j++)
+			if (u[j].into == t) {
+				check_join(c, t, &u[j], verified, keep);
+				any_ok |= u[j].ok;
+			}
+	}
+	return any_ok;
+}
+
+static int mark_keeper(struct dd_ctx *c, struct unit *t)
+{
+	if (t->marked)
+		return 0;
+	if (fsetxattr(t->fd, XATTR_DEDUPE, "1", 1, 0) < 0)
+		return -errno;
+	t->marked = true;
+	dd_kill_point("xattr");
+	return 0;
+}
+
+/* Join unit U, compared equal, to KEEPER: every name of U becomes a name
+ * of the keeper's inode. */
+static int join(struct dd_ctx *c, struct unit *keeper, struct unit *u)
+{
+	struct dedupe_stats *st = c->st;
+	for (size_t i = 0; i < u->n; i++) {
+		int r = dd_link_over(c, keeper->fd, keeper->ino, u->m[i]);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			st->skipped += u->n - i;
+			return 0;     /* the inode lives on: nothing saved */
+		}
+		if (i + 1 == u->n)
+			dd_close_later(c, TAKE_FD(u->fd), 0);
+		u->m[i]->ino = keeper->ino;
+		u->m[i]->blocks = keeper->m[0]->blocks;
+		u->m[i]->flags |= DDF_LINKABLE;
+		st->files_linked++;
+	}
+	st->bytes_saved += u->m[0]->size;
+	st->disk_saved += u->blocks ? u->blocks : u->m[0]->blocks;
+	return 0;
+}
+
+/* The writing half, on one thread: mark each keeper, then join. */
+int dd_job_apply(struct dd_ctx *c, struct dd_job *j)
+{
+	struct unit *u = j->u;
+	for (size_t k = 0; k < j->nu; k++) {
+		struct unit *t = &u[k];
+		bool any = false;
+		for (size_t i = k + 1; i < j->nu && !any; i++)
+			any = u[i].into == t && u[i].ok;
+		if (!any || t->into)
+			continue;
+		int r = mark_keeper(c, t);
+		if (r < 0) {
+			c->st->skipped += t->n;
+			continue;
+		}
+		for (size_t i = k + 1; i < j->nu; i++) {
+			if (u[i].into != t || !u[i].ok)
 				continue;
-			int r = join(c, t, kfd, &u[j]);
+			r = join(c, t, &u[i]);
 			if (r < 0)
 				return r;
 		}
 	}
 	return 0;
+}
+
+void dd_job_free(struct dd_job *j)
+{
+	if (!j)
+		return;
+	for (size_t k = 0; k < j->nu; k++) {
+		if (j->u[k].fd >= 0)
+			close(j->u[k].fd);
+		free(j->u[k].meta);
+		free(j->u[k].layers);
+	}
+	free(j->u);
+	free(j);
+}
+
+size_t dd_job_fds(const struct dd_job *j)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < j->nu; k++)
+		n += j->u[k].fd >= 0;
+	return n;
 }
 
 static bool unsupported(int r)
@@ -318,8 +405,7 @@ static int do_extents(struct dd_ctx *c, struct unit *u, size_t n)
 	if (c->o->mode != DEDUPE_REFLINK)
 		return 0;
 	report_group(c, "extents", u, n, src, separate);
-	_cleanup_close_ int sfd = -1;
-	if (!c->o->dry_run && !c->st->reflink_errno && open_unit(c, src, &sfd) < 0)
+	if (!c->o->dry_run && !c->st->reflink_errno && ensure_open(c, src) < 0)
 		return 0;
 	for (size_t k = 0; k < n; k++) {
 		if (!separate(&u[k], src))
@@ -333,11 +419,12 @@ static int do_extents(struct dd_ctx *c, struct unit *u, size_t n)
 			c->st->reflink_unsupported++;
 			continue;
 		}
-		_cleanup_close_ int dfd = -1;
-		if (open_unit(c, &u[k], &dfd) < 0)
+		if (ensure_open(c, &u[k]) < 0)
 			continue;
 		uint64_t shared = 0;
-		int r = dd_share_extents(c, sfd, dfd, u[k].m[0]->size, &shared);
+		int r = dd_share_extents(c, src->fd, u[k].fd, u[k].m[0]->size, &shared);
+		if (!needed(u, n, &u[k]))
+			drop_fd(&u[k]);
 		if (r == 0) {
 			c->st->files_reflinked++;
 			c->st->bytes_reflinked += shared;
@@ -353,26 +440,41 @@ static int do_extents(struct dd_ctx *c, struct unit *u, size_t n)
 	return 0;
 }
 
-int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n)
+int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n, bool verified)
 {
-	struct unit *u = NULL;
-	size_t nu = 0;
-	int r = build_units(c, v, n, &u, &nu);
-	if (r < 0)
+	struct dd_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	int r = build_units(c, v, n, &j->u, &j->nu);
+	if (r < 0) {
+		free(j);
 		return r;
-	c->st->groups++;
+	}
+	struct unit *u = j->u;
+	size_t nu = j->nu;
 	qsort(u, nu, sizeof(*u), cmp_unit);
 	r = plan_links(u, nu);
-	if (r == 0)
-		r = do_links(c, u, nu);
-	if (r == 0)
-		r = do_extents(c, u, nu);
-	for (size_t k = 0; k < nu; k++) {
-		if (u[k].fd >= 0)
-			close(u[k].fd);
-		free(u[k].meta);
-		free(u[k].layers);
+	if (r == 0 && !verified && !(nu == 2 && u[1].into == &u[0]))
+		r = 1;        /* not one plain join: the caller hashes first */
+	bool join_any = false;
+	if (r == 0) {
+		if (verified)
+			c->st->groups++;
+		join_any = check_joins(c, u, nu, verified);
+		/* An unhashed pair that differs is no group at all. */
+		if (!verified && join_any)
+			c->st->groups++;
+		if (verified)
+			r = do_extents(c, u, nu);
 	}
-	free(u);
+	for (size_t k = 0; k < nu; k++) {
+		free(u[k].meta);
+		u[k].meta = NULL;
+		if (!join_any || !needed(u, nu, &u[k]))
+			drop_fd(&u[k]);
+	}
+	if (r == 0 && join_any)
+		return dd_job_push(c, TAKE_PTR(j));
+	dd_job_free(j);
 	return r;
 }

@@ -57,8 +57,10 @@ struct dd_ctx {
 	bool reflink_warned;
 	char *buf_a, *buf_b;   /* read buffers */
 	struct dd_closer *closer;   /* closes replaced files, or NULL */
-	char **journaled;      /* "layer/dir" already in the journal this run */
-	size_t njournaled, capjournaled;
+	struct dd_dir *dirs;   /* directories joined into (dedupe_link.c) */
+	size_t ndirs, capdirs, dirfds;
+	bool no_empty_path;    /* linkat(AT_EMPTY_PATH) refused: use /proc */
+	struct dd_pool *pool;  /* a worker's pool, or NULL: join in place */
 };
 
 #define DD_BUF (256u << 10)
@@ -75,26 +77,52 @@ int dd_open_file(struct dd_ctx *c, const struct dd_file *f);
 int dd_hash_partial(struct dd_ctx *c, struct dd_file *f);
 int dd_hash_full(struct dd_ctx *c, struct dd_file *f);
 
-/* dedupe_group.c: one group of files with equal size and hashes. */
-int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n);
+/* dedupe_group.c: one group of files with equal size and hashes.  The
+ * reading (metadata, byte comparison, extents) is done here, on any
+ * thread; the joins go to dd_job_push.  VERIFIED: their full hashes are
+ * equal.  Else the group is two inodes of equal partial hash, joined when
+ * their bytes are equal; 1 when they are not one plain join (metadata
+ * differ): the caller hashes them first. */
+int dd_group(struct dd_ctx *c, struct dd_file **v, size_t n, bool verified);
+struct dd_job;
+/* Mark the keepers and join (on the one thread that changes trees). */
+int dd_job_apply(struct dd_ctx *c, struct dd_job *j);
+void dd_job_free(struct dd_job *j);
+size_t dd_job_fds(const struct dd_job *j);
+
+/* dedupe_pool.c: groups read on several threads, joined on the caller's. */
+/* Run BY_SIZE on every range V[START[k]..START[k+1]) of K < N, on worker
+ * threads with their own buffers and stats; the joins they push are
+ * applied on the calling thread, in the order they come. */
+int dd_pool_run(struct dd_ctx *c, struct dd_file **v, const size_t *start, size_t n,
+		int (*by_size)(struct dd_ctx *, struct dd_file **, size_t));
+int dd_job_push(struct dd_ctx *c, struct dd_job *j);
+/* Add N bytes hashed and report progress. */
+void dd_progress(struct dd_ctx *c, uint64_t n);
 
 /* dedupe_closer.c: close (and so free) replaced files on another thread. */
 int dd_closer_start(struct dd_ctx *c);
-void dd_close_later(struct dd_ctx *c, int fd);
+/* Close FD (unless -1) after removing the temp name of SEQ (unless 0). */
+void dd_close_later(struct dd_ctx *c, int fd, uint64_t seq);
 void dd_closer_stop(struct dd_ctx *c);
 
 /* dedupe_link.c */
 /* Canonical metadata of an open file: mode, owner, mtime, size, sorted
- * xattrs without user.layerfs.*; malloc'd into *OUT, length *LEN. */
-int dd_meta(int fd, char **out, size_t *len);
+ * xattrs without user.layerfs.*; malloc'd into *OUT, length *LEN.
+ * *MARKED: it carries XATTR_DEDUPE. */
+int dd_meta(int fd, char **out, size_t *len, bool *marked);
 int dd_same_bytes(struct dd_ctx *c, int a, int b, uint64_t size);
 /* Replace DUP's name by a name of the keeper (open as KEEPERFD, inode
- * KEEPER_INO): linked in the temp area, renamed over DUP.  -ESTALE when
- * the name is no longer DUP's inode. */
+ * KEEPER_INO): linked in the temp area, swapped with DUP (the temp name
+ * then holds DUP, queued for removal).  -ESTALE when the name is no longer
+ * DUP's inode. */
 int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const struct dd_file *dup);
+/* The temp name of a link: "link-SEQ". */
+void dd_tmp_name(char *buf, size_t len, uint64_t seq);
 int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint64_t *shared);
 int dd_journal_replay(struct dd_ctx *c);
 void dd_journal_done(struct dd_ctx *c);
+void dd_dirs_free(struct dd_ctx *c);
 /* The test hook: LAYERCTL_DEDUPE_KILL=POINT:N kills the process at POINT
  * ("xattr", "link", "rename") of the Nth join. */
 void dd_kill_point(const char *point);

@@ -35,7 +35,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int put_xattrs(int fd, struct strbuf *sb)
+static int put_xattrs(int fd, struct strbuf *sb, bool *marked)
 {
 	ssize_t len = flistxattr(fd, NULL, 0);
 	if (len <= 0)
@@ -56,6 +56,8 @@ static int put_xattrs(int fd, struct strbuf *sb)
 	for (ssize_t k = 0; k < len; k += (ssize_t)strlen(names + k) + 1)
 		if (strncmp(names + k, DEDUPE_XATTR_PREFIX, strlen(DEDUPE_XATTR_PREFIX)))
 			v[m++] = names + k;
+		else if (!strcmp(names + k, XATTR_DEDUPE))
+			*marked = true;
 	qsort(v, m, sizeof(char *), cmp_str);
 	char small[512];
 	for (size_t k = 0; k < m; k++) {
@@ -81,8 +83,9 @@ static int put_xattrs(int fd, struct strbuf *sb)
 	return 0;
 }
 
-int dd_meta(int fd, char **out, size_t *len)
+int dd_meta(int fd, char **out, size_t *len, bool *marked)
 {
+	*marked = false;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -90,7 +93,7 @@ int dd_meta(int fd, char **out, size_t *len)
 	int r = sb_printf(&sb, "%o %u %u %lld.%09ld %lld\n", st.st_mode, st.st_uid, st.st_gid,
 			  (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
 	if (r == 0)
-		r = put_xattrs(fd, &sb);
+		r = put_xattrs(fd, &sb, marked);
 	if (r < 0)
 		return r;
 	*len = sb.len;
@@ -127,37 +130,85 @@ static int put_escaped(struct strbuf *sb, const char *p)
 	return sb_putc(sb, '\n');
 }
 
-/* Record DIR's times before its entries change: a run killed between
- * the rename and the restore leaves them here for the next run. */
-/* Has this run journaled DIR of layer HEX already (its first record holds
- * the original times)?  Adds it when not. */
-static int journaled(struct dd_ctx *c, const char *hex, const char *dir)
+/* The directories joins change: their fd (the first DIR_FDS of them stay
+ * open) and their times before this run changed them, which are put back
+ * after each change and journaled first, so that a killed run's next run
+ * can put them back.  An open-addressing table keyed "layer/dir". */
+#define DIR_FDS 512
+
+struct dd_dir {
+	char *key;
+	int fd;
+	struct timespec atime, mtime;
+};
+
+static uint64_t hash_key(const char *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ull;
+	return h;
+}
+
+static int dirs_grow(struct dd_ctx *c)
+{
+	size_t cap = c->capdirs ? c->capdirs * 2 : 256;
+	struct dd_dir *t = calloc(cap, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t k = 0; k < c->capdirs; k++) {
+		if (!c->dirs[k].key)
+			continue;
+		size_t i = hash_key(c->dirs[k].key) & (cap - 1);
+		while (t[i].key)
+			i = (i + 1) & (cap - 1);
+		t[i] = c->dirs[k];
+	}
+	free(c->dirs);
+	c->dirs = t;
+	c->capdirs = cap;
+	return 0;
+}
+
+/* The entry of DIR of layer HEX; a new one (KEY set, FD -1, no times) is
+ * added when there is none.  *ISNEW says which. */
+static int dir_entry(struct dd_ctx *c, const char *hex, const char *dir, struct dd_dir **out, bool *isnew)
 {
 	_cleanup_free_ char *key = NULL;
 	if (asprintf(&key, "%s/%s", hex, dir) < 0)
 		return -ENOMEM;
-	/* Links come group by group, so a directory recurs anywhere: look
-	 * from the newest, where the recent ones are. */
-	for (size_t k = c->njournaled; k-- > 0;)
-		if (!strcmp(c->journaled[k], key))
-			return 1;
-	if (c->njournaled == c->capjournaled) {
-		size_t cap = c->capjournaled ? c->capjournaled * 2 : 64;
-		char **v = realloc(c->journaled, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		c->journaled = v;
-		c->capjournaled = cap;
-	}
-	c->journaled[c->njournaled++] = TAKE_PTR(key);
+	if (2 * (c->ndirs + 1) > c->capdirs && dirs_grow(c) < 0)
+		return -ENOMEM;
+	size_t i = hash_key(key) & (c->capdirs - 1);
+	for (; c->dirs[i].key; i = (i + 1) & (c->capdirs - 1))
+		if (!strcmp(c->dirs[i].key, key)) {
+			*out = &c->dirs[i];
+			*isnew = false;
+			return 0;
+		}
+	c->dirs[i] = (struct dd_dir){ .key = TAKE_PTR(key), .fd = -1 };
+	c->ndirs++;
+	*out = &c->dirs[i];
+	*isnew = true;
 	return 0;
 }
 
-static int journal_dir(struct dd_ctx *c, const char *hex, const char *dir, const struct stat *st)
+void dd_dirs_free(struct dd_ctx *c)
 {
-	int seen = journaled(c, hex, dir);
-	if (seen != 0)
-		return seen < 0 ? seen : 0;
+	for (size_t k = 0; k < c->capdirs; k++) {
+		free(c->dirs[k].key);
+		if (c->dirs[k].fd >= 0)
+			close(c->dirs[k].fd);
+	}
+	free(c->dirs);
+	c->dirs = NULL;
+	c->ndirs = c->capdirs = c->dirfds = 0;
+}
+
+/* Record DIR's times before its entries change: a run killed between
+ * a change and the restore leaves them here for the next run. */
+static int journal_dir(struct dd_ctx *c, const char *hex, const char *dir, const struct dd_dir *d)
+{
 	if (c->journalfd < 0) {
 		_cleanup_close_ int dd = dd_dir(c->s, true);
 		if (dd < 0)
@@ -167,11 +218,68 @@ static int journal_dir(struct dd_ctx *c, const char *hex, const char *dir, const
 			return -errno;
 	}
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	int r = sb_printf(&sb, "D %s %lld %ld %lld %ld ", hex, (long long)st->st_atim.tv_sec,
-			  st->st_atim.tv_nsec, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	int r = sb_printf(&sb, "D %s %lld %ld %lld %ld ", hex, (long long)d->atime.tv_sec,
+			  d->atime.tv_nsec, (long long)d->mtime.tv_sec, d->mtime.tv_nsec);
 	if (r == 0)
 		r = put_escaped(&sb, dir);
 	return r < 0 ? r : write_all(c->journalfd, sb.s, sb.len);
+}
+
+/* An fd of DIR of layer L (*OWNED when the caller must close it) and its
+ * entry, journaled. */
+static int open_dir(struct dd_ctx *c, const struct dd_layer *l, const char *dir, struct dd_dir **out,
+		    int *owned)
+{
+	struct dd_dir *d;
+	bool isnew;
+	int r = dir_entry(c, l->hex, dir, &d, &isnew);
+	if (r < 0)
+		return r;
+	*out = d;
+	if (d->fd >= 0)
+		return d->fd;
+	int fd = open_dir_beneath(l->treefd, dir, O_RDONLY);
+	if (fd < 0)
+		return fd;
+	if (isnew) {
+		struct stat st;
+		if (fstat(fd, &st) < 0 || (r = journal_dir(c, l->hex, dir, &(struct dd_dir){
+				.atime = st.st_atim, .mtime = st.st_mtim })) < 0) {
+			r = r < 0 ? r : -errno;
+			close(fd);
+			/* Not journaled: the next join here tries again. */
+			d->key[0] = '\0';
+			return r;
+		}
+		d->atime = st.st_atim;
+		d->mtime = st.st_mtim;
+	}
+	if (c->dirfds < DIR_FDS) {
+		d->fd = fd;
+		c->dirfds++;
+	} else {
+		*owned = fd;
+	}
+	return fd;
+}
+
+/* A new name TMP in the temp area for the inode open as FD: by the fd
+ * where the kernel allows it (CAP_DAC_READ_SEARCH, or Linux 6.10 and
+ * later for a file the caller opened), else through /proc. */
+static int link_fd(struct dd_ctx *c, int fd, const char *tmp)
+{
+	if (!c->no_empty_path) {
+		if (linkat(fd, "", c->tmpfd, tmp, AT_EMPTY_PATH) == 0)
+			return 0;
+		if (errno != ENOENT && errno != EPERM && errno != EINVAL)
+			return -errno;
+	}
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, c->tmpfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	c->no_empty_path = true;
+	return 0;
 }
 
 int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const struct dd_file *dup)
@@ -186,37 +294,48 @@ int dd_link_over(struct dd_ctx *c, int keeperfd, uint64_t keeper_ino, const stru
 		*slash = '\0';
 	else
 		dir[0] = '\0';
-	_cleanup_close_ int dirfd = open_dir_beneath(l->treefd, dir, O_RDONLY);
+	_cleanup_close_ int owned = -1;
+	struct dd_dir *d = NULL;
+	int dirfd = open_dir(c, l, dir, &d, &owned);
 	if (dirfd < 0)
 		return dirfd;
-	struct stat dst, fst;
-	if (fstat(dirfd, &dst) < 0 || fstatat(dirfd, base, &fst, AT_SYMLINK_NOFOLLOW) < 0)
+	struct stat fst;
+	if (fstatat(dirfd, base, &fst, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/* Only the very file that was compared is replaced. */
 	if ((uint64_t)fst.st_ino == keeper_ino)
 		return 0;
 	if ((uint64_t)fst.st_ino != dup->ino || !S_ISREG(fst.st_mode) || (uint64_t)fst.st_size != dup->size)
 		return -ESTALE;
-	int r = journal_dir(c, l->hex, dir, &dst);
+	char tmp[64];
+	uint64_t seq = ++c->tmpseq;
+	dd_tmp_name(tmp, sizeof(tmp), seq);
+	int r = link_fd(c, keeperfd, tmp);
 	if (r < 0)
 		return r;
-	char tmp[64], proc[64];
-	snprintf(tmp, sizeof(tmp), "link-%" PRIu64, ++c->tmpseq);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", keeperfd);
-	if (linkat(AT_FDCWD, proc, c->tmpfd, tmp, AT_SYMLINK_FOLLOW) < 0)
-		return -errno;
 	dd_kill_point("link");
-	if (renameat(c->tmpfd, tmp, dirfd, base) < 0) {
+	/* Swapped, not renamed over: ext4 writes out the data of a file
+	 * renamed over another (auto_da_alloc), which an exchange does not
+	 * ask for; the old file, now the temp name, is removed by the closer. */
+	bool swapped = renameat2(c->tmpfd, tmp, dirfd, base, RENAME_EXCHANGE) == 0;
+	if (!swapped && (errno != EINVAL || renameat(c->tmpfd, tmp, dirfd, base) < 0)) {
 		r = -errno;
 		unlinkat(c->tmpfd, tmp, 0);
 		return r;
 	}
+	if (swapped)
+		dd_close_later(c, -1, seq);
 	dd_kill_point("rename");
-	/* A mount shows the directory's mtime: the rename must not change it. */
-	const struct timespec times[2] = { dst.st_atim, dst.st_mtim };
+	/* A mount shows the directory's mtime: the change must not show. */
+	const struct timespec times[2] = { d->atime, d->mtime };
 	if (futimens(dirfd, times) < 0)
 		return -errno;
 	return 0;
+}
+
+void dd_tmp_name(char *buf, size_t len, uint64_t seq)
+{
+	snprintf(buf, len, "link-%" PRIu64, seq);
 }
 
 int dd_share_extents(struct dd_ctx *c, int srcfd, int dstfd, uint64_t size, uint64_t *shared)

@@ -110,8 +110,10 @@ static int cmp_ino(const void *a, const void *b)
  * the manifest says: neither may be joined to another tree. */
 static void unmark_shared_in_tree(struct scan *sc)
 {
-	struct dd_file *v = sc->c->files + sc->first;
 	size_t n = sc->c->nfiles - sc->first;
+	if (n < 2)
+		return;     /* also: no files, no vector (a layer on a thread of its own) */
+	struct dd_file *v = sc->c->files + sc->first;
 	qsort(v, n, sizeof(*v), cmp_ino);
 	for (size_t k = 0; k + 1 < n; k++)
 		if (v[k].ino == v[k + 1].ino) {
@@ -265,8 +267,7 @@ int dd_hash_full(struct dd_ctx *c, struct dd_file *f)
 		XXH3_128bits_update(h, c->buf_a, (size_t)n);
 		done += (uint64_t)n;
 		c->st->bytes_hashed += (uint64_t)n;
-		if (c->o->progress)
-			c->o->progress(c->o->progress_arg, c->st->bytes_hashed);
+		dd_progress(c, (uint64_t)n);
 	}
 	if (r == 0 && done == f->size) {
 		f->full = XXH3_128bits_digest(h);
