@@ -3,8 +3,9 @@
  *
  * An open for writing (or with O_TRUNC) copies the file up first; with
  * O_TRUNC nothing but metadata is copied.  The handle is the real file's
- * descriptor, and reads and writes splice straight between it and the
- * FUSE device. */
+ * descriptor: the kernel reads and writes it itself where it is passed
+ * through (passthrough.c), and otherwise reads and writes splice straight
+ * between it and the FUSE device. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
