@@ -32,10 +32,12 @@ fresh_layers() {
 	head -c 4194304 /dev/urandom > "$T/l/big"
 	head -c 1048576 /dev/urandom > "$T/l/app"
 }
-# mount_debug [OPTIONS]: mount in the foreground, requests logged to $T/log.
+# mount_debug [OPTIONS]: mount in the foreground, requests logged to $T/log
+# (appended to, so that cut_log can empty it under the running daemon).
 mount_debug() {
+	: > "$T/log"
 	"$LAYERFS" -f -o "lowerdir=$T/l,upperdir=$T/u,workdir=$T/w,debug${1:+,$1}" "$M" \
-		2>"$T/log" &
+		2>>"$T/log" &
 	local k
 	for ((k = 0; k < 200; k++)); do
 		mountpoint -q "$M" && return 0
