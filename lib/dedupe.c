@@ -232,7 +232,7 @@ static int find_groups(struct dd_ctx *c)
  * their own, joined in layer order. */
 struct scan_all {
 	struct dd_ctx *c;
-	uint32_t *todo;        /* new layers */
+	uint32_t *unseen;        /* new layers */
 	size_t n;
 	atomic_size_t next;
 	struct scan_one {
@@ -255,7 +255,7 @@ static void *scan_thread(void *arg)
 		lc.nfiles = lc.capfiles = 0;
 		lc.st = &st;
 		lc.e = &o->e;
-		o->r = dd_scan_layer(&lc, a->todo[k]);
+		o->r = dd_scan_layer(&lc, a->unseen[k]);
 		o->files = lc.files;
 		o->nfiles = lc.nfiles;
 		o->scanned = st.files_scanned;
@@ -270,12 +270,12 @@ static void *scan_thread(void *arg)
 static int scan_new_layers(struct dd_ctx *c)
 {
 	struct scan_all a = { .c = c };
-	a.todo = calloc(c->nlayers + 1, sizeof(*a.todo));
+	a.unseen = calloc(c->nlayers + 1, sizeof(*a.unseen));
 	a.out = calloc(c->nlayers + 1, sizeof(*a.out));
-	int r = a.todo && a.out ? 0 : -ENOMEM;
+	int r = a.unseen && a.out ? 0 : -ENOMEM;
 	for (size_t k = 0; r == 0 && k < c->nlayers; k++)
 		if (!c->layers[k].indexed)
-			a.todo[a.n++] = (uint32_t)k;
+			a.unseen[a.n++] = (uint32_t)k;
 	c->st->new_layers += a.n;
 	pthread_t t[SCAN_THREADS];
 	size_t nt = 0;
@@ -301,7 +301,7 @@ static int scan_new_layers(struct dd_ctx *c)
 		}
 		free(o->files);
 	}
-	free(a.todo);
+	free(a.unseen);
 	free(a.out);
 	return r;
 }

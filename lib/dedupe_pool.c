@@ -291,8 +291,10 @@ int dd_pool_run(struct dd_ctx *c, struct dd_file **v, const size_t *start, size_
 		r = by_size(c, v + start[k], start[k + 1] - start[k]);
 	for (size_t k = 0; k < nw; k++) {
 		add_stats(c->st, &w[k].st);
-		if (r == 0 && w[k].err < 0)
+		if (r == 0 && w[k].err < 0) {
 			r = w[k].err;
+			*c->e = w[k].e; /* the worker's words for it */
+		}
 		free(w[k].buf_a);
 		free(w[k].buf_b);
 	}
