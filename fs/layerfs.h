@@ -194,6 +194,11 @@ static inline int fh_fd(const struct fuse_file_info *fi)
 /* ---- loop.c ---- */
 int loop_run(struct fuse_session *se);
 
+/* ---- cpulatency.c: idle CPUs poll during bursts of requests ---- */
+void cpulat_start(void);
+void cpulat_note(void);
+void cpulat_stop(void);
+
 /* ---- passthrough.c ---- */
 void passthrough_setup(struct fuse_session *se);
 /* Count an open of I served by FD (its data in the upper layer or not,

@@ -155,6 +155,7 @@ int loop_run(struct fuse_session *se)
 			continue;
 		if (r <= 0)
 			break;
+		cpulat_note();
 		const struct fuse_in_header *h = buf.mem;
 		if ((size_t)r < sizeof(*h) || !is_slow(h, (size_t)r)) {
 			fuse_session_process_buf(se, &buf);

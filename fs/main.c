@@ -40,6 +40,7 @@ static void usage(FILE *f)
 "                          when not root of the initial user namespace)\n"
 "     static_nlink, noacl, timeout=SECONDS (default 86400), threaded=0|1,\n"
 "     writeback=0|1, redirect_dir=on|off, metacopy=on|off, debug\n"
+"     passthrough=all|upper|off, cpu_latency=auto|on|off\n"
 "     allow_other, allow_root, ro, noatime, nodev, nosuid, noexec, ...\n"
 "  -V, --version           print the version\n"
 "  -h, --help              print this help\n");
@@ -159,7 +160,13 @@ static int fuse_arg_list(struct fuse_args *fa)
 
 static int serve(struct fuse_session *se)
 {
-	return lfs->opts.threaded ? loop_run(se) : fuse_session_loop(se);
+	if (!lfs->opts.threaded)
+		return fuse_session_loop(se);
+	/* After daemonizing: the watcher is a thread. */
+	cpulat_start();
+	int r = loop_run(se);
+	cpulat_stop();
+	return r;
 }
 
 int main(int argc, char **argv)

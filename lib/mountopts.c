@@ -20,6 +20,7 @@ void mount_opts_init(struct mount_opts *o)
 	o->timeout = 86400.0;
 	o->threaded = 1;
 	o->passthrough = PASSTHROUGH_ALL;
+	o->cpu_latency = CPU_LATENCY_AUTO;
 }
 
 static void free_lowers(struct mount_opts *o)
@@ -187,6 +188,17 @@ static int parse_flag(struct mount_opts *o, const char *key)
 	return 0;
 }
 
+/* V is one of MODES: its index into OUT. */
+static int parse_mode(const char *v, const char *const *modes, size_t n, int *out)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(v, modes[k])) {
+			*out = (int)k;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int parse_keyval(struct mount_opts *o, const char *key, const char *v)
 {
 	long n;
@@ -230,12 +242,11 @@ static int parse_keyval(struct mount_opts *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "passthrough")) {
 		static const char *const modes[] = { "off", "upper", "all" };
-		for (size_t k = 0; k < ARRAY_SIZE(modes); k++)
-			if (!strcmp(v, modes[k])) {
-				o->passthrough = (int)k;
-				return 0;
-			}
-		return -EINVAL;
+		return parse_mode(v, modes, ARRAY_SIZE(modes), &o->passthrough);
+	}
+	if (!strcmp(key, "cpu_latency")) {
+		static const char *const modes[] = { "off", "auto", "on" };
+		return parse_mode(v, modes, ARRAY_SIZE(modes), &o->cpu_latency);
 	}
 	if (!strcmp(key, "xattr_permissions")) {
 		if (parse_long(v, 0, 2, &n) < 0)

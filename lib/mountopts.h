@@ -31,6 +31,7 @@ struct mount_opts {
 	int threaded;         /* 0: single-threaded loop */
 	int writeback;        /* FUSE writeback cache */
 	int passthrough;      /* PASSTHROUGH_*: FUSE passthrough of file I/O */
+	int cpu_latency;      /* CPU_LATENCY_*: idle CPUs poll during bursts */
 
 	struct idmap uidmap;
 	struct idmap gidmap;
@@ -44,6 +45,8 @@ struct mount_opts {
 
 /* Which open files the kernel reads and writes directly (fs/passthrough.c). */
 enum { PASSTHROUGH_OFF, PASSTHROUGH_UPPER, PASSTHROUGH_ALL };
+/* When the daemon asks the kernel to keep idle CPUs polling (fs/cpulatency.c). */
+enum { CPU_LATENCY_OFF, CPU_LATENCY_AUTO, CPU_LATENCY_ON };
 
 void mount_opts_init(struct mount_opts *o);
 void mount_opts_free(struct mount_opts *o);
