@@ -244,6 +244,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return;
 	}
 	fi->keep_cache = 1;
+	fi->noflush = lfs->upper_noflush;
 	/* Open as from op_open: an unlink while open keeps it reachable. */
 	struct inode *i = inode_get(e.ino);
 	/* A new file has no other handle, so there is no mode to agree with. */

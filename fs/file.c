@@ -71,7 +71,9 @@ static int do_open(struct inode *i, struct fuse_file_info *fi)
 	}
 	/* Lowers never change and the upper changes only through us. */
 	fi->keep_cache = 1;
-	fi->noflush = !writes;
+	/* Only a writer's close can report an error, and only on some upper
+	 * filesystems. */
+	fi->noflush = !writes || lfs->upper_noflush;
 	return 0;
 }
 

@@ -118,6 +118,7 @@ struct lfs {
 	bool privileged;             /* may chown/mknod freely */
 	bool no_opendir;             /* the kernel reads directories unopened */
 	bool writeback;              /* the kernel caches writes (writeback=1) */
+	bool upper_noflush;          /* closing an upper file reports nothing */
 	bool override_stat;          /* read/write user.containers.override_stat */
 	_Atomic bool oci_whiteouts;  /* mknod of whiteouts refused: use .wh. */
 	double timeout;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -80,6 +81,27 @@ static void set_xattr_names(void)
 	snprintf(lfs->impure_xattr, sizeof(lfs->impure_xattr), "%soverlay.impure", ns);
 }
 
+/* Is FD on a filesystem whose files do nothing on close (no ->flush in
+ * the kernel)?  Then a FLUSH request would only echo an empty close, and
+ * open replies can tell the kernel not to send it.  Filesystems that do
+ * report at close (NFS, CIFS, FUSE, f2fs, ...) keep getting FLUSH. */
+static bool no_flush_fs(int fd)
+{
+	static const unsigned long types[] = {
+		0xEF53,     /* ext2, ext3, ext4 */
+		0x58465342, /* xfs */
+		0x9123683E, /* btrfs */
+		0x01021994, /* tmpfs */
+	};
+	struct statfs sf;
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	for (size_t k = 0; k < ARRAY_SIZE(types); k++)
+		if ((unsigned long)sf.f_type == types[k])
+			return true;
+	return false;
+}
+
 int setup_layers(char *err, size_t errlen)
 {
 	const struct mount_opts *o = &lfs->opts;
@@ -134,6 +156,7 @@ int setup_layers(char *err, size_t errlen)
 			 o->upperdir, o->workdir, strerror(errno));
 		return -EACCES;
 	}
+	lfs->upper_noflush = no_flush_fs(lfs->layers[0].fd);
 	return 0;
 }
 
