@@ -387,6 +387,7 @@ static int publish(struct inode *i, const char *tmp, const struct cu_src *s, int
 		dentry_now_upper(i->parent, i->name);
 	}
 	i->layer = LAYER_UPPER;
+	atomic_store(&i->xattrs, XATTRS_UNKNOWN);
 	i->metacopy = how == CU_META;
 	i->datalayer = s->layer;
 	/* A failed alias link leaves that name on the lower copy: the data

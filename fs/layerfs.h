@@ -57,6 +57,11 @@ struct dentry {
 	char name[];
 };
 
+/* inode.xattrs: whether the file in its top layer has xattrs at all.
+ * NONE is learnt by a listxattr; SOME once the daemon sets or removes one
+ * (the file may then have any); UNKNOWN again after a copy-up. */
+enum { XATTRS_UNKNOWN, XATTRS_NONE, XATTRS_SOME };
+
 /* dentry flags */
 #define DE_LOWER     0x01  /* a lower layer under the top one has the name:
 			      deleting it must leave a whiteout */
@@ -90,6 +95,7 @@ struct inode {
 	bool impure;                 /* dirs: upper children carry origins */
 	bool stale;                  /* its name was removed */
 	bool hashed;                 /* findable by ino */
+	_Atomic uint8_t xattrs;      /* XATTRS_*: whether its file has any (xattr.c) */
 	uint16_t datalayer;          /* metacopy: layer holding the data */
 	_Atomic int nopen;           /* open file handles */
 	int32_t pt_id;               /* passthrough.c: backing id, 0 if none */

@@ -76,6 +76,28 @@ static void reply_sized(fuse_req_t req, const char *buf, ssize_t n, size_t size)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* False if I's file (P its path) is known to have no xattrs at all.
+ * `ls -l` asks every file for security.selinux, and each write() and
+ * chown() asks for security.capability; the kernel caches no answer.
+ * Files change only through this daemon, so one listxattr answers them
+ * all, until the daemon sets or removes an xattr of the file (SOME from
+ * then on) or copies it up (UNKNOWN, under ns_lock exclusive).  The
+ * caller holds ns_lock shared.  NONE is only ever stored over UNKNOWN,
+ * so a concurrent change, which stores SOME after it is made, wins. */
+static bool may_have_xattrs(struct inode *i, const char *p)
+{
+	if (i->stale)
+		return true;
+	uint8_t known = atomic_load_explicit(&i->xattrs, memory_order_acquire);
+	if (known != XATTRS_UNKNOWN)
+		return known == XATTRS_SOME;
+	ssize_t n = llistxattr(p, NULL, 0);
+	if (n != 0)
+		return true;
+	atomic_compare_exchange_strong(&i->xattrs, &known, XATTRS_NONE);
+	return known == XATTRS_SOME; /* UNKNOWN: the exchange was made */
+}
+
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct inode *i = inode_get(ino);
@@ -95,7 +117,10 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	{
 		NS_READ;
 		int r = proc_path_of(i, p, sizeof(p));
-		n = r < 0 ? r : lgetxattr(p, name, buf, size);
+		if (r == 0 && !may_have_xattrs(i, p))
+			n = -ENODATA;
+		else
+			n = r < 0 ? r : lgetxattr(p, name, buf, size);
 		if (n == -1)
 			n = -errno;
 	}
@@ -161,6 +186,7 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 		if ((r = proc_path_of(i, p, sizeof(p))) == 0 &&
 		    lsetxattr(p, name, value, size, flags) < 0)
 			r = -errno;
+		atomic_store_explicit(&i->xattrs, XATTRS_SOME, memory_order_release);
 	}
 	fuse_reply_err(req, -r);
 }
@@ -183,6 +209,7 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		NS_READ;
 		if ((r = proc_path_of(i, p, sizeof(p))) == 0 && lremovexattr(p, name) < 0)
 			r = -errno;
+		atomic_store_explicit(&i->xattrs, XATTRS_SOME, memory_order_release);
 	}
 	fuse_reply_err(req, -r);
 }

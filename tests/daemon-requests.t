@@ -1,0 +1,202 @@
+#!/bin/bash
+# What the daemon spares the kernel and asks of it:
+#  - no FLUSH request at close when the upper filesystem has nothing to
+#    report at close (ext4, XFS, btrfs, tmpfs);
+#  - no fsync of a copy-up made by reflink (the journal orders it before
+#    the rename that publishes it), and an fsync of one made by copying;
+#  - xattr reads of a file known to have none (ls -l asks every file for
+#    security.selinux, a write or chown for security.capability) answered
+#    without a system call, and right after the file gains one;
+#  - the CPU latency hold (cpu_latency=auto|on|off): while requests come
+#    in bursts, the daemon asks through /dev/cpu_dma_latency that idle
+#    CPUs poll instead of halting, and lets go when they stop.
+# The daemon runs in the foreground; -o debug logs every request.
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_cmd python3 fusermount3 mkfs.ext4 mkfs.xfs strace getfattr setfattr
+[ -c /dev/fuse ] || tap_skip_all "/dev/fuse is missing"
+
+T=$(mktemp -d /tmp/layerfs-requests.XXXXXX)
+M=$T/m
+cleanup() {
+	unmount_quiet "$M"
+	umount "$T/ext4" 2>/dev/null
+	umount "$T/xfs" 2>/dev/null
+	umount "$T/tmpfs" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+mkdir -p "$M" "$T/ext4" "$T/xfs" "$T/tmpfs"
+
+# A journaled ext4 and an XFS with reflink, in loop files, and a tmpfs.
+truncate -s 64M "$T/ext4.img"
+truncate -s 320M "$T/xfs.img" # the smallest XFS mkfs.xfs makes
+mkfs.ext4 -q -F "$T/ext4.img" >/dev/null 2>&1 && mount -o loop "$T/ext4.img" "$T/ext4" ||
+	tap_skip_all "cannot make and mount an ext4 loop image"
+mkfs.xfs -q -f -m reflink=1 "$T/xfs.img" >/dev/null 2>&1 && mount -o loop "$T/xfs.img" "$T/xfs" ||
+	tap_skip_all "cannot make and mount an XFS loop image"
+mount -t tmpfs tmpfs "$T/tmpfs"
+
+DAEMON=
+# mount_on FS [OPTIONS [PREPARE]]: layers in $T/FS/{l,u,w}, fresh (then
+# the function PREPARE run on the lower directory), mounted at $M with
+# requests logged to $T/log; the daemon's pid in DAEMON.
+mount_on() {
+	local d=$T/$1
+	rm -rf "$d/l" "$d/u" "$d/w"
+	mkdir -p "$d/l" "$d/u" "$d/w"
+	head -c 2097152 /dev/urandom > "$d/l/big"
+	echo "lower" > "$d/l/small"
+	[ -z "${3:-}" ] || "$3" "$d/l"
+	: > "$T/log"
+	"$LAYERFS" -f -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w,debug${2:+,$2}" "$M" \
+		2>>"$T/log" &
+	DAEMON=$!
+	local k
+	for ((k = 0; k < 200; k++)); do
+		mountpoint -q "$M" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+umount_wait() {
+	fusermount3 -u "$M"
+	wait "$DAEMON" 2>/dev/null
+	DAEMON=
+}
+requests() { grep -c "opcode: $1 (" "$T/log"; }
+
+# --- FLUSH -----------------------------------------------------------------
+for fs in ext4 xfs tmpfs; do
+	mount_on "$fs" || tap_skip_all "layerfs does not mount on $fs here"
+	echo "new" > "$M/new"
+	echo "more" >> "$M/small"
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"x")
+os.close(fd)' "$M/big"
+	is "$(requests FLUSH)" 0 "upper on $fs: closing created, appended and copied-up files sends no FLUSH"
+	is "$(cat "$M/new" "$M/small")" "$(printf 'new\nlower\nmore')" \
+		"upper on $fs: what was written before close reads back"
+	is "$(stat -c %s "$T/$fs/u/big")" 2097153 "upper on $fs: the copied-up file has its appended byte"
+	umount_wait
+done
+
+# --- fsync of copy-ups ---------------------------------------------------------
+# fsync_calls FS: fsync calls of the daemon during a one-byte write to a
+# 2 MiB lower file (a copy-up), traced with strace.
+fsync_calls() {
+	mount_on "$1" || return 1
+	strace -f -qq -e trace=fsync,fdatasync -o "$T/strace" -p "$DAEMON" &
+	local st=$! k
+	for ((k = 0; k < 100; k++)); do
+		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$DAEMON/status" && break
+		sleep 0.05
+	done
+	printf 'y' | dd of="$M/big" bs=1 seek=5 conv=notrunc status=none
+	sleep 0.2
+	kill "$st"; wait "$st" 2>/dev/null
+	umount_wait
+	grep -c "fsync(" "$T/strace"
+}
+is "$(fsync_calls xfs)" 0 "a copy-up by reflink (XFS) is not fsynced"
+n=$(fsync_calls ext4)
+is "$([ "${n:-0}" -ge 1 ] && echo synced)" synced "a copy-up by copying (ext4) is fsynced before it is published"
+
+# --- xattrs of files with none ----------------------------------------------
+# trace_daemon SYSCALLS COMMAND...: the daemon's calls of SYSCALLS while
+# COMMAND runs, into $T/strace.
+trace_daemon() {
+	local calls=$1 st k; shift
+	strace -f -qq -e trace="$calls" -o "$T/strace" -p "$DAEMON" &
+	st=$!
+	for ((k = 0; k < 100; k++)); do
+		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$DAEMON/status" && break
+		sleep 0.05
+	done
+	"$@" >/dev/null 2>&1
+	sleep 0.2
+	kill "$st"; wait "$st" 2>/dev/null
+}
+mount_on ext4 || tap_skip_all "layerfs does not mount on ext4 here"
+mkdir "$M/d" && for n in 1 2 3 4 5; do echo "$n" > "$M/d/f$n"; done
+ls -l "$M/big" "$M/small" "$M/d" >/dev/null
+trace_daemon lgetxattr,llistxattr,getxattr,listxattr ls -l "$M/big" "$M/small" "$M/d"
+is "$(grep -c xattr "$T/strace")" 0 \
+	"a second ls -l of lower and new files without xattrs makes no xattr call in the daemon"
+xattr_of() { getfattr --only-values -n "$2" "$1" 2>/dev/null || echo "none"; }
+is "$(xattr_of "$M/d/f1" user.k)" none "a new file has no user.k"
+setfattr -n user.k -v one "$M/d/f1"
+is "$(xattr_of "$M/d/f1" user.k)" one "once set, user.k of the new file reads back"
+setfattr -x user.k "$M/d/f1"
+is "$(xattr_of "$M/d/f1" user.k)" none "once removed, user.k is gone again"
+is "$(xattr_of "$M/small" user.k)" none "a lower file has no user.k"
+setfattr -n user.k -v two "$M/small"
+is "$(xattr_of "$M/small" user.k)" two "setting user.k on a lower file copies it up, and it reads back"
+is "$(getfattr --only-values -n user.k "$T/ext4/u/small" 2>/dev/null)" two "the upper file holds it"
+umount_wait
+lower_xattr() { setfattr -n user.lower -v below "$1/small"; }
+mount_on ext4 "" lower_xattr || tap_skip_all "layerfs does not mount on ext4 here"
+is "$(xattr_of "$M/big" user.lower)" none "a lower file without xattrs has none"
+is "$(xattr_of "$M/small" user.lower)" below "a lower file's own xattr shows"
+umount_wait
+
+# --- CPU latency hold ----------------------------------------------------------
+if [ ! -e /dev/cpu_dma_latency ]; then
+	tap_skip "CPU latency hold" "this kernel has no /dev/cpu_dma_latency"
+	tap_done; exit
+fi
+limit() { od -An -td4 -N4 /dev/cpu_dma_latency | tr -d ' '; }
+NO_LIMIT=2000000000
+if [ "$(limit)" != "$NO_LIMIT" ]; then
+	tap_skip "CPU latency hold" "another process holds a CPU latency request ($(limit) us)"
+	tap_done; exit
+fi
+# burst SECONDS: create and remove files in the mount as fast as one
+# process can, for SECONDS; prints the lowest limit seen meanwhile.
+burst() {
+	python3 - "$M" "$1" <<'EOF'
+import os, sys, time
+m, secs = sys.argv[1], float(sys.argv[2])
+low = 2**31
+end = time.monotonic() + secs
+n = 0
+while time.monotonic() < end:
+    p = os.path.join(m, "b%d" % (n % 50))
+    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
+    os.unlink(p)
+    n += 1
+    if n % 100 == 0:
+        with open("/dev/cpu_dma_latency", "rb") as f:
+            low = min(low, int.from_bytes(f.read(4), "little", signed=True))
+print(low)
+EOF
+}
+holds_device() { ls -l "/proc/$DAEMON/fd" 2>/dev/null | grep -c cpu_dma_latency; }
+
+mount_on tmpfs || tap_skip_all "layerfs does not mount on tmpfs here"
+sleep 0.1
+is "$(limit)" "$NO_LIMIT" "cpu_latency=auto: a mount with no requests asks nothing"
+is "$(burst 1)" 0 "cpu_latency=auto: during a burst of requests idle CPUs must poll (limit 0)"
+sleep 0.3
+is "$(limit)" "$NO_LIMIT" "cpu_latency=auto: the hold ends once the burst stops"
+is "$(burst 0.5)" 0 "cpu_latency=auto: a second burst holds again"
+umount_wait
+is "$(limit)" "$NO_LIMIT" "cpu_latency=auto: nothing is held after unmount"
+
+mount_on tmpfs cpu_latency=off || tap_skip_all "layerfs does not mount on tmpfs here"
+is "$(burst 1)" "$NO_LIMIT" "cpu_latency=off: a burst asks nothing"
+is "$(holds_device)" 0 "cpu_latency=off: the daemon does not open /dev/cpu_dma_latency"
+umount_wait
+
+mount_on tmpfs cpu_latency=on || tap_skip_all "layerfs does not mount on tmpfs here"
+sleep 0.1
+is "$(limit)" 0 "cpu_latency=on: the hold lasts as long as the mount, requests or not"
+umount_wait
+is "$(limit)" "$NO_LIMIT" "cpu_latency=on: the hold ends with the daemon"
+
+out=$("$LAYERFS" -f -o "lowerdir=$T/tmpfs/l,cpu_latency=sometimes" "$M" 2>&1)
+is "$?:$(grep -c "cpu_latency" <<<"$out")" "2:1" "a bad cpu_latency mode is refused, naming the option"
+
+tap_done
