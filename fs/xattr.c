@@ -101,6 +101,12 @@ static bool may_have_xattrs(struct inode *i, const char *p)
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct inode *i = inode_get(ino);
+	/* The common case, first: nothing to build, lock or allocate.  A
+	 * copy-up that races with it is ordered after it. */
+	if (atomic_load_explicit(&i->xattrs, memory_order_acquire) == XATTRS_NONE) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	char p[PATH_MAX + 32];
 	_cleanup_free_ char *buf = size ? malloc(size) : NULL;
 	char sname[XATTR_NAME_MAX + 16];
