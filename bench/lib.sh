@@ -147,7 +147,9 @@ mount_union() {
         "$FUSE_OVERLAYFS" -f -o "$opts" "$mnt" 2>>"${BENCH_LOG:-/dev/null}" &
         wait_mounted "$mnt" $! "$FUSE_OVERLAYFS" || { log "fuse-overlayfs did not mount"; return 1; } ;;
     layerfs|layerfs-nopt)
-        [[ $fs == layerfs-nopt ]] && opts+=",passthrough=off"
+        # layerfs-nopt: without the two features that need root (passthrough,
+        # the CPU latency hold), as a rootless mount runs.
+        [[ $fs == layerfs-nopt ]] && opts+=",passthrough=off,cpu_latency=off"
         "$LAYERFS" -f -o "$opts" "$mnt" 2>>"${BENCH_LOG:-/dev/null}" &
         wait_mounted "$mnt" $! "$LAYERFS" || { log "$fs did not mount"; return 1; } ;;
     plain)

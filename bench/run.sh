@@ -121,6 +121,10 @@ done_workloads=()
 {
     echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
     echo "# mode: $([[ $BENCH_QUICK == 1 ]] && echo QUICK || echo full), runs: $BENCH_RUNS, workloads: $BENCH_ONLY"
+    # How idle CPUs sleep decides what a FUSE round trip costs.
+    echo "# cpuidle: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)$(
+        [[ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ]] &&
+        echo ", guest_halt_poll_ns=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns)"), load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$RESULTS/run-$stamp.info"
 IFS=, read -ra want <<<"$BENCH_FS"
 for fs in "${want[@]}"; do
@@ -132,7 +136,7 @@ for fs in "${want[@]}"; do
         FSES+=("$fs")
         case $fs in
         layerfs) v=$("$LAYERFS" --version 2>&1 | head -n1) ;;
-        layerfs-nopt) v="$("$LAYERFS" --version 2>&1 | head -n1), -o passthrough=off" ;;
+        layerfs-nopt) v="$("$LAYERFS" --version 2>&1 | head -n1), -o passthrough=off,cpu_latency=off" ;;
         fuse-overlayfs) v=$("$FUSE_OVERLAYFS" --version 2>&1 | grep -i 'fuse-overlayfs' | head -n1) ;;
         kernel) v="overlay, Linux $(uname -r), defaults:$(cd /sys/module/overlay/parameters 2>/dev/null \
                     && for p in redirect_dir index metacopy xino_auto; do printf ' %s=%s' "$p" "$(cat "$p")"; done)" ;;
