@@ -90,6 +90,7 @@ static int entry_of_locked(struct inode *dir, const char *name,
 			return r;
 		}
 		i->layer = d->layer;
+		atomic_store(&i->xattrs, XATTRS_UNKNOWN);
 	}
 	memset(e, 0, sizeof(*e));
 	e->ino = (uintptr_t)i;
