@@ -49,16 +49,10 @@ mount_on() {
 	head -c 2097152 /dev/urandom > "$d/l/big"
 	echo "lower" > "$d/l/small"
 	[ -z "${3:-}" ] || "$3" "$d/l"
-	: > "$T/log"
-	"$LAYERFS" -f -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w,debug${2:+,$2}" "$M" \
-		2>>"$T/log" &
-	DAEMON=$!
-	local k
-	for ((k = 0; k < 200; k++)); do
-		mountpoint -q "$M" && return 0
-		sleep 0.05
-	done
-	return 1
+	debug_mount "$T/log" "$M" "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w${2:+,$2}"
+	local r=$?
+	DAEMON=$DEBUG_PID
+	return $r
 }
 umount_wait() {
 	fusermount3 -u "$M"

@@ -43,6 +43,22 @@ tap_done() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
 need_root() { [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (runs as uid $(id -u))"; }
 need_cmd() { local c; for c; do command -v "$c" >/dev/null 2>&1 || tap_skip_all "'$c' is not installed"; done; }
 
+# debug_mount LOG MNT OPTIONS: run layerfs in the foreground with
+# -o OPTIONS,debug, its request log appended to LOG (appended, so that the
+# log can be emptied under the running daemon), and wait for the mount.
+# The daemon's pid is in DEBUG_PID.
+debug_mount() {
+	local log=$1 mnt=$2 k
+	: > "$log"
+	"$LAYERFS" -f -o "$3,debug" "$mnt" 2>>"$log" &
+	DEBUG_PID=$!
+	for ((k = 0; k < 200; k++)); do
+		mountpoint -q "$mnt" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # Unmount a FUSE or kernel mount, lazily if it is busy.
 unmount_quiet() {
 	local m=$1

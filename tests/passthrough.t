@@ -35,15 +35,7 @@ fresh_layers() {
 # mount_debug [OPTIONS]: mount in the foreground, requests logged to $T/log
 # (appended to, so that cut_log can empty it under the running daemon).
 mount_debug() {
-	: > "$T/log"
-	"$LAYERFS" -f -o "lowerdir=$T/l,upperdir=$T/u,workdir=$T/w,debug${1:+,$1}" "$M" \
-		2>>"$T/log" &
-	local k
-	for ((k = 0; k < 200; k++)); do
-		mountpoint -q "$M" && return 0
-		sleep 0.05
-	done
-	return 1
+	debug_mount "$T/log" "$M" "lowerdir=$T/l,upperdir=$T/u,workdir=$T/w${1:+,$1}"
 }
 umount_wait() {
 	fusermount3 -u "$M"
