@@ -17,6 +17,8 @@
  * during a burst of requests: from the first BURST_MIN requests within a
  * window until a window passes with fewer than QUIET_MAX.  The receiving
  * thread counts requests and opens the hold; a watcher thread ends it.
+ * While the hold is on, the receiving thread also polls the device for
+ * the next request before sleeping (loop.c).
  * The device is root's alone, so rootless mounts run without it. */
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +139,11 @@ void cpulat_note(void)
 	atomic_store(&cl.holding, true);
 	pthread_cond_signal(&cl.wake);
 	pthread_mutex_unlock(&cl.lock);
+}
+
+bool cpulat_holding(void)
+{
+	return atomic_load_explicit(&cl.holding, memory_order_relaxed);
 }
 
 void cpulat_stop(void)

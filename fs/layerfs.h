@@ -204,6 +204,7 @@ int loop_run(struct fuse_session *se);
 /* ---- cpulatency.c: idle CPUs poll during bursts of requests ---- */
 void cpulat_start(void);
 void cpulat_note(void);
+bool cpulat_holding(void);
 void cpulat_stop(void);
 
 /* ---- passthrough.c ---- */

