@@ -26,12 +26,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock_ns.h"
 #include "layerfs.h"
 
-#define WINDOW_NS (10 * 1000 * 1000)
+#define WINDOW_NS (10 * NS_PER_MS)
 #define BURST_MIN 32   /* requests in a window that start a hold */
 #define QUIET_MAX 8    /* fewer in a window end it */
 #define NO_LIMIT 2000000000 /* the kernel's default: any idle state */
@@ -55,13 +55,6 @@ static struct {
 	.wake = PTHREAD_COND_INITIALIZER,
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Ask for LIMIT microseconds of wakeup latency at most. */
 static void set_limit(int32_t limit)
 {
@@ -73,7 +66,7 @@ static void set_limit(int32_t limit)
 static void *watcher(void *arg)
 {
 	(void)arg;
-	const struct timespec window = { 0, WINDOW_NS };
+	const struct timespec window = ns_timespec(WINDOW_NS);
 	pthread_mutex_lock(&cl.lock);
 	while (!atomic_load(&cl.stop)) {
 		if (!atomic_load(&cl.holding)) {
@@ -105,11 +98,12 @@ void cpulat_start(void)
 		lfs_debug("no CPU latency hold: /dev/cpu_dma_latency: %s\n", strerror(errno));
 		return;
 	}
+	/* A new request starts at the default, no limit. */
 	if (mode == CPU_LATENCY_ON) {
 		set_limit(0);
+		atomic_store(&cl.holding, true);
 		return;
 	}
-	set_limit(NO_LIMIT);
 	if (pthread_create(&cl.tid, NULL, watcher, NULL) == 0) {
 		cl.watching = true;
 		return;
@@ -126,7 +120,7 @@ void cpulat_note(void)
 	atomic_fetch_add_explicit(&cl.requests, 1, memory_order_relaxed);
 	if (atomic_load_explicit(&cl.holding, memory_order_relaxed))
 		return;
-	uint64_t t = now_ns();
+	uint64_t t = clock_ns(CLOCK_MONOTONIC_COARSE);
 	if (t - cl.win_start >= WINDOW_NS) {
 		cl.win_start = t;
 		cl.win_count = 0;

@@ -23,8 +23,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock_ns.h"
 #include "layerfs.h"
 
 #define MAX_WORKERS 16
@@ -153,14 +153,12 @@ static int hand_off(const struct fuse_buf *buf)
 static void spin_for_request(int devfd)
 {
 	struct pollfd p = { .fd = devfd, .events = POLLIN };
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t end = clock_ns(CLOCK_MONOTONIC) + SPIN_NS;
 	do {
 		for (int k = 0; k < 16; k++)
 			if (poll(&p, 1, 0) != 0)
 				return;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < SPIN_NS);
+	} while (clock_ns(CLOCK_MONOTONIC) < end);
 }
 
 int loop_run(struct fuse_session *se)

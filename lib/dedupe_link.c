@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "cleanup.h"
 #include "dedupe_int.h"
@@ -144,10 +145,7 @@ struct dd_dir {
 
 static uint64_t hash_key(const char *k)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ull;
-	return h;
+	return XXH3_64bits(k, strlen(k));
 }
 
 static int dirs_grow(struct dd_ctx *c)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock_ns.h"
 #include "dedupe_int.h"
 
 /* Workers: enough reads in flight for a virtual disk, few enough to stay
@@ -115,7 +116,7 @@ static void *prefetch_main(void *arg)
 			continue;
 		}
 		while (issued > atomic_load(&p->taken) + PREFETCH_AHEAD && !atomic_load(&p->stop))
-			nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+			nanosleep(&(struct timespec){ 0, NS_PER_MS }, NULL);
 		for (size_t i = p->start[k]; i < p->start[k + 1]; i++) {
 			if (cached >= WARM_RUN && seen++ % WARM_STRIDE)
 				continue;
@@ -200,11 +201,7 @@ static int apply_all(struct dd_pool *p)
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->count && p->running) {
-			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_nsec += 100 * 1000 * 1000;
-			if (t.tv_nsec >= 1000 * 1000 * 1000)
-				t.tv_sec++, t.tv_nsec -= 1000 * 1000 * 1000;
+			struct timespec t = ns_timespec(clock_ns(CLOCK_REALTIME) + 100 * NS_PER_MS);
 			pthread_cond_timedwait(&p->pushed, &p->mu, &t);
 			if (c->o->progress)
 				c->o->progress(c->o->progress_arg,

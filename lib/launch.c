@@ -23,6 +23,7 @@
 #include "cleanup.h"
 #include "container.h"
 #include "fsutil.h"
+#include "clock_ns.h"
 #include "launch.h"
 #include "launch_exec.h"
 #include "launch_init.h"
@@ -147,18 +148,15 @@ static int holder_setup(const struct launch_spec *s, struct chans *c, struct pre
 /* Wait (at most a few seconds) for the child PID to end. */
 static void reap_within(pid_t pid)
 {
-	struct timespec end, now;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 5;
+	uint64_t end = clock_ns(CLOCK_MONOTONIC) + 5 * NS_PER_SEC;
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	while (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (now >= end)
 			return;
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+		struct timespec ts = ns_timespec(end - now);
 		sigtimedwait(&chld, NULL, &ts);
 	}
 }

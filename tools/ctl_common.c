@@ -10,6 +10,20 @@
 
 const char *ctl_root_opt;
 
+bool ctl_global_option(int argc, char **argv, int *i, const char **root, bool *quiet)
+{
+	const char *a = argv[*i];
+	if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
+		*quiet = true;
+	else if (!strcmp(a, "--root") && *i + 1 < argc)
+		*root = argv[++*i];
+	else if (!strncmp(a, "--root=", 7))
+		*root = a + 7;
+	else
+		return false;
+	return true;
+}
+
 __attribute__((format(printf, 2, 0)))
 static void say(const char *prefix, const char *fmt, va_list ap)
 {

@@ -9,6 +9,11 @@
 
 extern const char *ctl_root_opt;   /* the global --root, or NULL */
 
+/* If ARGV[*I] is a global option (--root DIR, --root=DIR, --quiet, -q),
+ * take it, and its value (*I moves past it), and return true.  Both
+ * layerctl programs read them alike (tools/layerctl.c, tools/front/). */
+bool ctl_global_option(int argc, char **argv, int *i, const char **root, bool *quiet);
+
 /* One lowercase line on stderr ("layerctl: ..."); returns 1. */
 int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

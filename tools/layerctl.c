@@ -89,13 +89,7 @@ int main(int argc, char **argv)
 			puts("layerctl 0.1");
 			return 0;
 		}
-		if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
-			cli.quiet = true;
-		} else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
-			cli.root = argv[++i];
-		} else if (!strncmp(argv[i], "--root=", 7)) {
-			cli.root = argv[i] + 7;
-		} else {
+		if (!ctl_global_option(argc, argv, &i, &cli.root, &cli.quiet)) {
 			fprintf(stderr, "layerctl: unknown option '%s'\n", argv[i]);
 			usage(stderr);
 			return EXIT_USAGE;

@@ -40,19 +40,13 @@ static int exec_full(char **argv)
 int main(int argc, char **argv)
 {
 	const char *root = NULL;
+	bool quiet = false;
 	int i = 1;
 	/* The global options as layerctl-full reads them; anything else
 	 * before the command is its to answer. */
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q"))
-			continue;
-		if (!strcmp(argv[i], "--root") && i + 1 < argc)
-			root = argv[++i];
-		else if (!strncmp(argv[i], "--root=", 7))
-			root = argv[i] + 7;
-		else
+	for (; i < argc && argv[i][0] == '-'; i++)
+		if (!ctl_global_option(argc, argv, &i, &root, &quiet))
 			break;
-	}
 	if (i < argc && !strcmp(argv[i], "run")) {
 		ctl_root_opt = root;
 		return cmd_run(argc - i, argv + i);
