@@ -105,10 +105,18 @@ static bool way_unsupported(int err)
 	return err == -EXDEV || err == -ENOSYS || err == -EINVAL || err == -EOPNOTSUPP;
 }
 
+/* A copy that will be synced starts writing back every WRITEBACK_CHUNK
+ * bytes as soon as they are copied, so that the disk works while the rest
+ * is copied and the final fsync waits for little.  1 GiB on a journaled
+ * ext4: 0.7 to 1.0 s, against 1.0 to 1.4 s copying all and then syncing
+ * (and kernel overlayfs 0.9 to 1.0 s). */
+#define WRITEBACK_CHUNK (32 << 20)
+
 /* Data: reflink, else copy_file_range over the data extents (same
  * filesystem), else sendfile, else a plain copy.  Holes stay holes.
- * Returns 1 for a reflink, 0 for a copy, or -errno. */
-static int copy_data(int src, int dst, off_t size)
+ * SYNCED: the caller syncs the copy.  Returns 1 for a reflink, 0 for a
+ * copy, or -errno. */
+static int copy_data(int src, int dst, off_t size, bool synced)
 {
 	if (ioctl(dst, FICLONE, src) == 0)
 		return 1;
@@ -124,9 +132,10 @@ static int copy_data(int src, int dst, off_t size)
 		off_t hole = lseek(src, data, SEEK_HOLE);
 		if (hole < 0 || hole > size)
 			hole = size;
-		off_t in = data, out = data;
+		off_t in = data, out = data, unsent = data;
+		off_t step = synced ? WRITEBACK_CHUNK : 1 << 30;
 		while (in < hole) {
-			size_t want = (size_t)(hole - in > (1 << 30) ? (1 << 30) : hole - in);
+			size_t want = (size_t)(hole - in > step ? step : hole - in);
 			ssize_t n = copy_chunk(way, src, &in, dst, &out, want);
 			if (n < 0 && way != CW_RW && way_unsupported((int)n)) {
 				way++;
@@ -136,6 +145,11 @@ static int copy_data(int src, int dst, off_t size)
 				return (int)n;
 			if (n == 0)
 				break; /* file shrank: lowers should not change */
+			if (synced && out - unsent >= WRITEBACK_CHUNK) {
+				/* Only a hint: the fsync still decides. */
+				sync_file_range(dst, unsent, out - unsent, SYNC_FILE_RANGE_WRITE);
+				unsent = out;
+			}
 		}
 		pos = hole;
 	}
@@ -324,7 +338,7 @@ static int build_regular(const char *tmp, const struct cu_src *s, int how)
 	_cleanup_close_ int src = layer_open(s->layer, s->path, O_RDONLY);
 	if (src < 0)
 		return src;
-	int r = copy_data(src, dst, s->st.st_size);
+	int r = copy_data(src, dst, s->st.st_size, lfs->opts.fsync);
 	/* A reflink writes no data, only extent records, and the journal of
 	 * the filesystems that can clone (XFS, btrfs) commits those before
 	 * the rename that publishes the copy: no sync is needed for a crash
