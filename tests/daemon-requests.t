@@ -4,6 +4,9 @@
 #    report at close (ext4, XFS, btrfs, tmpfs);
 #  - no fsync of a copy-up made by reflink (the journal orders it before
 #    the rename that publishes it), and an fsync of one made by copying;
+#  - a large copy-up that will be synced starts writeback as it goes
+#    (sync_file_range every 32 MiB), keeps its holes and its bytes, and
+#    one not synced (fsync=0) does not;
 #  - xattr reads of a file known to have none (ls -l asks every file for
 #    security.selinux, a write or chown for security.capability) answered
 #    without a system call, and right after the file gains one;
@@ -30,7 +33,7 @@ trap cleanup EXIT
 mkdir -p "$M" "$T/ext4" "$T/xfs" "$T/tmpfs"
 
 # A journaled ext4 and an XFS with reflink, in loop files, and a tmpfs.
-truncate -s 64M "$T/ext4.img"
+truncate -s 256M "$T/ext4.img"
 truncate -s 320M "$T/xfs.img" # the smallest XFS mkfs.xfs makes
 mkfs.ext4 -q -F "$T/ext4.img" >/dev/null 2>&1 && mount -o loop "$T/ext4.img" "$T/ext4" ||
 	tap_skip_all "cannot make and mount an ext4 loop image"
@@ -97,6 +100,40 @@ fsync_calls() {
 is "$(fsync_calls xfs)" 0 "a copy-up by reflink (XFS) is not fsynced"
 n=$(fsync_calls ext4)
 is "$([ "${n:-0}" -ge 1 ] && echo synced)" synced "a copy-up by copying (ext4) is fsynced before it is published"
+
+# --- writeback during a large copy-up ------------------------------------------
+# A 72 MiB lower file: 32 MiB of data, an 8 MiB hole, 32 MiB of data.
+sparse_lower() {
+	head -c 33554432 /dev/urandom > "$1/huge"
+	head -c 33554432 /dev/urandom | dd of="$1/huge" bs=1M seek=40 conv=notrunc status=none
+}
+# writeback_calls [OPTIONS]: sync_file_range calls of the daemon during a
+# one-byte write to it; the copy is then checked against the lower file.
+writeback_calls() {
+	mount_on ext4 "${1:-}" sparse_lower || return 1
+	strace -f -qq -e trace=sync_file_range -o "$T/strace" -p "$DAEMON" &
+	local st=$! k
+	for ((k = 0; k < 100; k++)); do
+		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$DAEMON/status" && break
+		sleep 0.05
+	done
+	printf 'y' | dd of="$M/huge" bs=1 seek=5 conv=notrunc status=none
+	sleep 0.2
+	kill "$st"; wait "$st" 2>/dev/null
+	umount_wait
+	grep -c "sync_file_range(" "$T/strace"
+}
+expect_copy() {
+	printf 'y' | dd of="$T/want" bs=1 seek=5 conv=notrunc status=none
+	cmp -s "$T/want" "$T/ext4/u/huge" && echo same
+}
+n=$(writeback_calls)
+cp "$T/ext4/l/huge" "$T/want"
+is "$([ "${n:-0}" -ge 1 ] && echo started)" started "a synced 72 MiB copy-up starts writeback as it copies ($n calls)"
+is "$(expect_copy)" same "... and the copy holds the lower file's bytes and the written one"
+blocks=$(stat -c %b "$T/ext4/u/huge")
+is "$([ "$blocks" -lt $((70 * 2048)) ] && echo sparse)" sparse "... and keeps the 8 MiB hole ($blocks blocks)"
+is "$(writeback_calls fsync=0)" 0 "a copy-up that is not synced (fsync=0) starts no writeback"
 
 # --- xattrs of files with none ----------------------------------------------
 # trace_daemon SYSCALLS COMMAND...: the daemon's calls of SYSCALLS while
