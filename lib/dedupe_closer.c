@@ -10,11 +10,16 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dedupe_int.h"
 
 #define CLOSER_MAX 128
+/* Items queued before a closer is woken: a wakeup per item cost more
+ * than closing it when the files are cached (a warm run).  Queued items
+ * hold files open, so under a low open-files limit fewer wait. */
+#define CLOSER_BATCH 16
 /* Freeing waits for the device (discard), not for a core: several
  * threads keep several frees in flight. */
 #define CLOSER_THREADS 8
@@ -28,6 +33,8 @@ struct dd_closer {
 	} q[CLOSER_MAX];
 	int tmpfd;
 	size_t head, n;
+	size_t unsignaled;     /* items queued since a closer was woken */
+	size_t batch;          /* ... before one is woken */
 	bool done;
 	pthread_t thread[CLOSER_THREADS];
 	size_t nthreads;
@@ -75,6 +82,10 @@ int dd_closer_start(struct dd_ctx *c)
 	pthread_cond_init(&q->nonempty, NULL);
 	pthread_cond_init(&q->nonfull, NULL);
 	q->tmpfd = c->tmpfd;
+	struct rlimit rl;
+	q->batch = CLOSER_BATCH;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 256 < CLOSER_BATCH)
+		q->batch = rl.rlim_cur < 256 ? 1 : rl.rlim_cur / 256;
 	while (q->nthreads < CLOSER_THREADS && !pthread_create(&q->thread[q->nthreads], NULL, closer_main, q))
 		q->nthreads++;
 	if (!q->nthreads) {
@@ -95,11 +106,18 @@ void dd_close_later(struct dd_ctx *c, int fd, uint64_t seq)
 		return;
 	}
 	pthread_mutex_lock(&q->mu);
-	while (q->n == CLOSER_MAX)
+	while (q->n == CLOSER_MAX) {
+		pthread_cond_signal(&q->nonempty);
 		pthread_cond_wait(&q->nonfull, &q->mu);
+	}
 	q->q[(q->head + q->n) % CLOSER_MAX] = (struct item){ fd, seq };
 	q->n++;
-	pthread_cond_signal(&q->nonempty);
+	/* A woken closer empties the queue; slow frees keep the queue long
+	 * and so wake more of them. */
+	if (++q->unsignaled >= q->batch) {
+		q->unsignaled = 0;
+		pthread_cond_signal(&q->nonempty);
+	}
 	pthread_mutex_unlock(&q->mu);
 }
 

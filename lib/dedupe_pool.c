@@ -29,6 +29,8 @@
 #define WARM_STRIDE 64
 /* Joins waiting hold their files open: at most a quarter of the fds. */
 #define QUEUE_MAX 1024
+/* Joins queued before the applying thread is woken. */
+#define APPLY_BATCH 32
 
 struct worker {
 	struct dd_pool *p;
@@ -68,15 +70,18 @@ int dd_job_push(struct dd_ctx *c, struct dd_job *j)
 	size_t fds = dd_job_fds(j);
 	pthread_mutex_lock(&p->mu);
 	while (p->count && (p->count == QUEUE_MAX || p->fds + fds > p->maxfds)) {
-		p->waiting++;
+		if (!p->waiting++)
+			pthread_cond_signal(&p->pushed);
 		pthread_cond_wait(&p->popped, &p->mu);
 		p->waiting--;
 	}
 	p->q[(p->head + p->count) % QUEUE_MAX] = j;
-	/* The applying thread waits only for an empty queue. */
-	if (!p->count++)
-		pthread_cond_signal(&p->pushed);
+	p->count++;
 	p->fds += fds;
+	/* The applying thread sleeps until a batch is queued (or a pusher
+	 * waits for room): a wakeup per join cost more than the join. */
+	if (p->count == APPLY_BATCH || p->waiting)
+		pthread_cond_signal(&p->pushed);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
@@ -200,27 +205,31 @@ static int apply_all(struct dd_pool *p)
 	int r = 0;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->count && p->running) {
+		/* A pusher waiting for room is waiting for this thread. */
+		while (p->count < APPLY_BATCH && p->running && !(p->waiting && p->count)) {
 			struct timespec t = ns_timespec(clock_ns(CLOCK_REALTIME) + 100 * NS_PER_MS);
 			pthread_cond_timedwait(&p->pushed, &p->mu, &t);
 			if (c->o->progress)
 				c->o->progress(c->o->progress_arg,
 					       c->st->bytes_hashed + atomic_load(&p->hashed));
 		}
-		if (!p->count)
+		if (!p->count && !p->running)
 			break;
-		struct dd_job *j = p->q[p->head];
-		p->head = (p->head + 1) % QUEUE_MAX;
-		p->count--;
-		p->fds -= dd_job_fds(j);
-		/* Workers waiting to push go on once half the room is free. */
-		if (p->waiting && 2 * p->count <= QUEUE_MAX && 2 * p->fds <= p->maxfds)
-			pthread_cond_broadcast(&p->popped);
-		pthread_mutex_unlock(&p->mu);
-		if (r == 0 && (r = dd_job_apply(c, j)) < 0)
-			atomic_store(&p->stop, true);
-		dd_job_free(j);
-		pthread_mutex_lock(&p->mu);
+		/* Once awake, apply all that is queued. */
+		while (p->count) {
+			struct dd_job *j = p->q[p->head];
+			p->head = (p->head + 1) % QUEUE_MAX;
+			p->count--;
+			p->fds -= dd_job_fds(j);
+			/* Workers waiting to push go on once half the room is free. */
+			if (p->waiting && 2 * p->count <= QUEUE_MAX && 2 * p->fds <= p->maxfds)
+				pthread_cond_broadcast(&p->popped);
+			pthread_mutex_unlock(&p->mu);
+			if (r == 0 && (r = dd_job_apply(c, j)) < 0)
+				atomic_store(&p->stop, true);
+			dd_job_free(j);
+			pthread_mutex_lock(&p->mu);
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	return r;
