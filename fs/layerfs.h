@@ -223,6 +223,8 @@ void inode_detach(struct inode *i);
 
 /* ---- readdir.c ---- */
 void dir_snap_invalidate(struct dirlist *l);
+/* Build one listing a walk will want next; false if none is waiting. */
+bool dir_prefetch_one(void);
 
 /* ---- attr.c: attributes ---- */
 int attr_of_dentry(struct inode *dir, struct dentry *d, struct stat *st);

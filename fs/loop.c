@@ -152,12 +152,16 @@ static int hand_off(const struct fuse_buf *buf)
  * to 2.1 s. */
 static void spin_for_request(int devfd)
 {
+	/* Between polls, one prefetched listing at a time (readdir.c). */
 	struct pollfd p = { .fd = devfd, .events = POLLIN };
 	uint64_t end = clock_ns(CLOCK_MONOTONIC) + SPIN_NS;
 	do {
-		for (int k = 0; k < 16; k++)
+		for (int k = 0; k < 16; k++) {
 			if (poll(&p, 1, 0) != 0)
 				return;
+			if (dir_prefetch_one())
+				break;
+		}
 	} while (clock_ns(CLOCK_MONOTONIC) < end);
 }
 

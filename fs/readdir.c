@@ -102,6 +102,50 @@ void dir_snap_invalidate(struct dirlist *l)
 	l->snap = NULL;
 }
 
+/* Subdirectories a READDIRPLUS just handed to the kernel during a burst
+ * of requests: a walk of the tree (find, du, ls -R, tar) reads them next,
+ * so their listings are built while the receiver would otherwise only
+ * poll for the next request (loop.c), and the READDIRPLUS that comes for
+ * them finds the listing ready.  A fresh find of the rootfs: 72-104 ms,
+ * median 90, against 95-148 ms, median 104.  The cost: an ls -l of a
+ * large directory builds up to PREFETCH_MAX listings nobody reads, kept
+ * until the kernel forgets those directories. */
+#define PREFETCH_MAX 64
+static struct {
+	pthread_mutex_t lock;
+	struct inode *q[PREFETCH_MAX];
+	unsigned head, n;
+} pf = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void prefetch_note(struct inode *i)
+{
+	pthread_mutex_lock(&pf.lock);
+	if (pf.n < PREFETCH_MAX) {
+		inode_ref(i);
+		pf.q[(pf.head + pf.n++) % PREFETCH_MAX] = i;
+	}
+	pthread_mutex_unlock(&pf.lock);
+}
+
+bool dir_prefetch_one(void)
+{
+	pthread_mutex_lock(&pf.lock);
+	struct inode *i = pf.n ? pf.q[pf.head] : NULL;
+	if (i) {
+		pf.head = (pf.head + 1) % PREFETCH_MAX;
+		pf.n--;
+	}
+	pthread_mutex_unlock(&pf.lock);
+	if (!i)
+		return false;
+	if (!__atomic_load_n(&i->dir, __ATOMIC_ACQUIRE) && !i->stale) {
+		NS_READ;
+		dir_ensure(i);
+	}
+	inode_unref(i);
+	return true;
+}
+
 void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (lfs->no_opendir) {
@@ -146,6 +190,8 @@ static bool add_entry(fuse_req_t req, struct inode *dir, char *buf, size_t size,
 			e.ino = 0;
 			e.attr = st;
 		}
+		if (e.ino && !dots && S_ISDIR(e.attr.st_mode) && cpulat_holding())
+			prefetch_note(inode_get(e.ino));
 		len = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e,
 					     (off_t)cookie);
 		if (len > size - *used && e.ino)
