@@ -59,9 +59,7 @@ mount -o loop "$SCRATCH_EXT4_IMG" "$SCRATCH/ext4"
 mount -o loop "$SCRATCH_XFS_IMG" "$SCRATCH/xfs"
 rm -rf "$SCRATCH"/ext4/run.* "$SCRATCH"/xfs/run.*
 cleanup() {
-    # Give the images' freed blocks back to the host (untimed).
-    fstrim "$SCRATCH/ext4" 2>/dev/null || true
-    fstrim "$SCRATCH/xfs" 2>/dev/null || true
+    # No fstrim: the images stay written (data.sh, densify_scratch).
     umount "$SCRATCH/ext4" 2>/dev/null || true
     umount "$SCRATCH/xfs" 2>/dev/null || true
     rm -rf "$SCRATCH"
