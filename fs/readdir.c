@@ -114,7 +114,8 @@ void dir_snap_invalidate(struct dirlist *l)
 static struct {
 	pthread_mutex_t lock;
 	struct inode *q[PREFETCH_MAX];
-	unsigned head, n;
+	unsigned head;
+	_Atomic unsigned n;     /* read without the lock by the polling loop */
 } pf = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void prefetch_note(struct inode *i)
@@ -129,6 +130,8 @@ static void prefetch_note(struct inode *i)
 
 bool dir_prefetch_one(void)
 {
+	if (!atomic_load_explicit(&pf.n, memory_order_relaxed))
+		return false;
 	pthread_mutex_lock(&pf.lock);
 	struct inode *i = pf.n ? pf.q[pf.head] : NULL;
 	if (i) {
