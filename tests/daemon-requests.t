@@ -80,20 +80,29 @@ os.close(fd)' "$M/big"
 	umount_wait
 done
 
+# trace_daemon SYSCALLS COMMAND...: the daemon's calls of SYSCALLS while
+# COMMAND runs, into $T/strace.
+trace_daemon() {
+	local calls=$1 st k; shift
+	strace -f -qq -e trace="$calls" -o "$T/strace" -p "$DAEMON" &
+	st=$!
+	for ((k = 0; k < 100; k++)); do
+		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$DAEMON/status" && break
+		sleep 0.05
+	done
+	"$@" >/dev/null 2>&1
+	sleep 0.2
+	kill "$st"; wait "$st" 2>/dev/null
+}
+# write_byte FILE: one byte written in place at offset 5.
+write_byte() { printf 'y' | dd of="$1" bs=1 seek=5 conv=notrunc status=none; }
+
 # --- fsync of copy-ups ---------------------------------------------------------
 # fsync_calls FS: fsync calls of the daemon during a one-byte write to a
 # 2 MiB lower file (a copy-up), traced with strace.
 fsync_calls() {
 	mount_on "$1" || return 1
-	strace -f -qq -e trace=fsync,fdatasync -o "$T/strace" -p "$DAEMON" &
-	local st=$! k
-	for ((k = 0; k < 100; k++)); do
-		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$DAEMON/status" && break
-		sleep 0.05
-	done
-	printf 'y' | dd of="$M/big" bs=1 seek=5 conv=notrunc status=none
-	sleep 0.2
-	kill "$st"; wait "$st" 2>/dev/null
+	trace_daemon fsync,fdatasync write_byte "$M/big"
 	umount_wait
 	grep -c "fsync(" "$T/strace"
 }
@@ -111,20 +120,12 @@ sparse_lower() {
 # one-byte write to it; the copy is then checked against the lower file.
 writeback_calls() {
 	mount_on ext4 "${1:-}" sparse_lower || return 1
-	strace -f -qq -e trace=sync_file_range -o "$T/strace" -p "$DAEMON" &
-	local st=$! k
-	for ((k = 0; k < 100; k++)); do
-		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$DAEMON/status" && break
-		sleep 0.05
-	done
-	printf 'y' | dd of="$M/huge" bs=1 seek=5 conv=notrunc status=none
-	sleep 0.2
-	kill "$st"; wait "$st" 2>/dev/null
+	trace_daemon sync_file_range write_byte "$M/huge"
 	umount_wait
 	grep -c "sync_file_range(" "$T/strace"
 }
 expect_copy() {
-	printf 'y' | dd of="$T/want" bs=1 seek=5 conv=notrunc status=none
+	write_byte "$T/want"
 	cmp -s "$T/want" "$T/ext4/u/huge" && echo same
 }
 n=$(writeback_calls)
@@ -136,20 +137,6 @@ is "$([ "$blocks" -lt $((70 * 2048)) ] && echo sparse)" sparse "... and keeps th
 is "$(writeback_calls fsync=0)" 0 "a copy-up that is not synced (fsync=0) starts no writeback"
 
 # --- xattrs of files with none ----------------------------------------------
-# trace_daemon SYSCALLS COMMAND...: the daemon's calls of SYSCALLS while
-# COMMAND runs, into $T/strace.
-trace_daemon() {
-	local calls=$1 st k; shift
-	strace -f -qq -e trace="$calls" -o "$T/strace" -p "$DAEMON" &
-	st=$!
-	for ((k = 0; k < 100; k++)); do
-		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$DAEMON/status" && break
-		sleep 0.05
-	done
-	"$@" >/dev/null 2>&1
-	sleep 0.2
-	kill "$st"; wait "$st" 2>/dev/null
-}
 mount_on ext4 || tap_skip_all "layerfs does not mount on ext4 here"
 mkdir "$M/d" && for n in 1 2 3 4 5; do echo "$n" > "$M/d/f$n"; done
 ls -l "$M/big" "$M/small" "$M/d" >/dev/null
