@@ -167,16 +167,33 @@ same_ino "$TA/data/twin.bin" "$TB/data/twin.bin" && tap_not_ok "files equal but 
 
 # --- few open files ------------------------------------------------------------
 # Joins waiting to be applied hold their files open, at most a quarter of
-# the limit: with 48 the workers soon wait for room, and the run must still
+# the limit: with 128 the workers soon wait for room, and the run must still
 # finish (no thread waiting on another) and link the same files.
 LS=$WORK/store-lim
 "$LAYERCTL" --root "$LS" import --quiet "$WORK/A.tar" one:v1.0.0 >/dev/null &&
 	"$LAYERCTL" --root "$LS" import --quiet "$WORK/oci" two:v1.0.0 >/dev/null
 want=$("$LAYERCTL" --root "$LS" dedupe --dry-run --json | jq -r .files_linked)
-lim=$(ulimit -n 48 && timeout 120 "$LAYERCTL" --root "$LS" dedupe --json)
+lim=$(ulimit -n 128 && timeout 120 "$LAYERCTL" --root "$LS" dedupe --json)
 is "$(jq -r .files_linked <<<"$lim")" "$want" \
-	"with 48 open files at most, dedupe finishes and links what a dry run said ($want)"
+	"with 128 open files at most, dedupe finishes and links what a dry run said ($want)"
 check "layers verify after the run with few open files" "$LAYERCTL" --root "$LS" verify
+# The directories joins change stay open too: with copies spread over 300
+# directories, the run must keep few of them open under the same limit.
+LM=$WORK/store-many
+for img in 1 2; do
+	rm -rf "$WORK/many"
+	for i in $(seq -w 1 300); do
+		mkdir -p "$WORK/many/d$i"
+		printf 'copy %s\n' "$i" > "$WORK/many/d$i/f"
+		touch -d @1000000000 "$WORK/many/d$i/f"
+	done
+	echo "image $img" > "$WORK/many/only-$img"
+	tar --numeric-owner -C "$WORK/many" -cf "$WORK/many-$img.tar" .
+	"$LAYERCTL" --root "$LM" import --quiet "$WORK/many-$img.tar" "many$img:v1.0.0" >/dev/null
+done
+lim=$(ulimit -n 128 && timeout 120 "$LAYERCTL" --root "$LM" dedupe --json 2>/dev/null)
+is "$(jq -r '[.files_linked, .skipped] | join(" ")' <<<"$lim")" "300 0" \
+	"with 128 open files at most, copies in 300 directories are all linked, none skipped"
 
 # --- second run, new layer -----------------------------------------------------
 again=$("$LAYERCTL" dedupe --json)
