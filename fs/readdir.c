@@ -141,9 +141,10 @@ bool dir_prefetch_one(void)
 	pthread_mutex_unlock(&pf.lock);
 	if (!i)
 		return false;
-	if (!__atomic_load_n(&i->dir, __ATOMIC_ACQUIRE) && !i->stale) {
+	{
 		NS_READ;
-		dir_ensure(i);
+		if (!i->stale) /* removed since: nothing to list */
+			dir_ensure(i);
 	}
 	inode_unref(i);
 	return true;

@@ -363,6 +363,21 @@ static int run_locked(struct dd_ctx *c, char **tmpname)
 	return r;
 }
 
+/* Reading many files at once: as many fds as the hard limit allows.  The
+ * open-files limit then in force (1024 if it cannot be read). */
+static size_t raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return 1024;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? 1024 : (size_t)rl.rlim_cur;
+}
+
 int dedupe_run(struct store *s, const struct dedupe_opts *o, struct dedupe_stats *st,
 	       struct errmsg *e)
 {
@@ -375,12 +390,7 @@ int dedupe_run(struct store *s, const struct dedupe_opts *o, struct dedupe_stats
 		free(c.buf_b);
 		return -ENOMEM;
 	}
-	/* Reading many files at once: as many fds as the hard limit allows. */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	c.fd_limit = raise_fd_limit();
 	int r = store_lock(s, o->dry_run ? LOCK_SH : LOCK_EX, e);
 	_cleanup_free_ char *tmpname = NULL;
 	if (r == 0)

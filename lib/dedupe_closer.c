@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dedupe_int.h"
@@ -82,10 +81,11 @@ int dd_closer_start(struct dd_ctx *c)
 	pthread_cond_init(&q->nonempty, NULL);
 	pthread_cond_init(&q->nonfull, NULL);
 	q->tmpfd = c->tmpfd;
-	struct rlimit rl;
-	q->batch = CLOSER_BATCH;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 256 < CLOSER_BATCH)
-		q->batch = rl.rlim_cur < 256 ? 1 : rl.rlim_cur / 256;
+	q->batch = c->fd_limit / 256;
+	if (q->batch > CLOSER_BATCH)
+		q->batch = CLOSER_BATCH;
+	else if (!q->batch)
+		q->batch = 1;
 	while (q->nthreads < CLOSER_THREADS && !pthread_create(&q->thread[q->nthreads], NULL, closer_main, q))
 		q->nthreads++;
 	if (!q->nthreads) {

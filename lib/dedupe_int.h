@@ -61,6 +61,8 @@ struct dd_ctx {
 	size_t ndirs, capdirs, dirfds;
 	bool no_empty_path;    /* linkat(AT_EMPTY_PATH) refused: use /proc */
 	struct dd_pool *pool;  /* a worker's pool, or NULL: join in place */
+	size_t fd_limit;       /* open files allowed: the queues and caches
+				  that hold files open take shares of it */
 };
 
 #define DD_BUF (256u << 10)

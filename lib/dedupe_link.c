@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -133,20 +132,12 @@ static int put_escaped(struct strbuf *sb, const char *p)
 }
 
 /* The directories joins change: their fd (the first DIR_FDS of them stay
- * open, fewer under a low open-files limit) and their times before this run changed them, which are put back
- * after each change and journaled first, so that a killed run's next run
- * can put them back.  An open-addressing table keyed "layer/dir". */
+ * open, or an eighth of the open-files limit if that is less: the readers
+ * need the rest) and their times before this run changed them, which are
+ * put back after each change and journaled first, so that a killed run's
+ * next run can put them back.  An open-addressing table keyed
+ * "layer/dir". */
 #define DIR_FDS 512
-
-/* DIR_FDS, or an eighth of the open-files limit if that is less: the
- * readers need the rest.  Asked when a new directory is opened. */
-static size_t dir_fds_max(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 8 < DIR_FDS)
-		return rl.rlim_cur / 8;
-	return DIR_FDS;
-}
 
 struct dd_dir {
 	char *key;
@@ -263,7 +254,7 @@ static int open_dir(struct dd_ctx *c, const struct dd_layer *l, const char *dir,
 		d->atime = st.st_atim;
 		d->mtime = st.st_mtim;
 	}
-	if (c->dirfds < dir_fds_max()) {
+	if (c->dirfds < DIR_FDS && c->dirfds < c->fd_limit / 8) {
 		d->fd = fd;
 		c->dirfds++;
 	} else {

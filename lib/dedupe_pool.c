@@ -11,7 +11,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,8 +248,7 @@ int dd_pool_run(struct dd_ctx *c, struct dd_file **v, const size_t *start, size_
 		return 0;
 	}
 	struct dd_pool p = { .main = c, .tmpl = *c, .v = v, .start = start, .n = n, .by_size = by_size };
-	struct rlimit rl;
-	p.maxfds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 4 : 256;
+	p.maxfds = c->fd_limit / 4;
 	struct worker *w = calloc(nw, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
