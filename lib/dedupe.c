@@ -171,9 +171,29 @@ static int by_content(struct dd_ctx *c, struct dd_file **v, size_t n)
 	return by_full(c, v, n);
 }
 
+/* Every live file of V[0..N) was scanned this run (its inode number is
+ * current, not the index's)? */
+static bool all_fresh(struct dd_file **v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!(v[k]->flags & (DDF_FRESH | DDF_SKIP)))
+			return false;
+	return true;
+}
+
 /* Files of equal size: partial hashes, then their content where those match. */
 static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 {
+	/* Two inodes: their bytes are compared at once, for a partial hash
+	 * tells apart no more than the comparison's first and last blocks
+	 * do (dd_same_bytes reads those first), and a small file would be
+	 * read whole twice.  Metadata that differ need the hashes after all.
+	 * Files from the index are hashed first: that also checks that the
+	 * inode it recorded is still theirs. */
+	if (!c->o->dry_run && all_fresh(v, n) && two_inodes(v, n)) {
+		int r = dd_group(c, v, n, false);
+		return r <= 0 ? r : by_full(c, v, n);
+	}
 	for (size_t k = 0; k < n; k++)
 		if (!(v[k]->flags & (DDF_PARTIAL | DDF_SKIP))) {
 			int r = dd_hash_partial(c, v[k]);

@@ -166,12 +166,72 @@ int dd_index_load(struct dd_ctx *c)
 
 static int put_path(struct strbuf *sb, const char *p)
 {
-	for (; *p; p++) {
-		int r = *p == '\n' ? sb_puts(sb, "\\n") : *p == '\\' ? sb_puts(sb, "\\\\") : sb_putc(sb, *p);
+	for (;;) {
+		size_t run = strcspn(p, "\n\\");
+		int r = sb_append(sb, p, run);
+		if (r < 0 || !p[run])
+			return r < 0 ? r : sb_putc(sb, '\n');
+		p += run;
+		r = sb_puts(sb, *p == '\n' ? "\\n" : "\\\\");
 		if (r < 0)
 			return r;
+		p++;
 	}
-	return sb_putc(sb, '\n');
+}
+
+/* The index has a line per file of every layer: formatted by hand, for
+ * printf took most of the time of writing it. */
+static char *put_dec(char *o, uint64_t v)
+{
+	char t[20];
+	size_t n = 0;
+	do
+		t[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (n)
+		*o++ = t[--n];
+	*o++ = ' ';
+	return o;
+}
+
+static char *put_sdec(char *o, int64_t v)
+{
+	if (v < 0)
+		*o++ = '-';
+	return put_dec(o, v < 0 ? -(uint64_t)v : (uint64_t)v);
+}
+
+static char *put_hex(char *o, uint64_t v)
+{
+	for (int sh = 60; sh >= 0; sh -= 4)
+		*o++ = "0123456789abcdef"[v >> sh & 15];
+	return o;
+}
+
+/* "F SIZE MTIME INO BLOCKS FLAGS PARTIAL FULL " (the path follows). */
+static int put_file_fields(struct strbuf *sb, const struct dd_file *f)
+{
+	char line[160], *o = line;
+	*o++ = 'F';
+	*o++ = ' ';
+	o = put_dec(o, f->size);
+	o = put_sdec(o, f->mtime_ns);
+	o = put_dec(o, f->ino);
+	o = put_dec(o, f->blocks);
+	o = put_dec(o, f->flags & (DDF_LINKABLE | DDF_PARTIAL | DDF_FULL));
+	if (f->flags & DDF_PARTIAL)
+		o = put_hex(o, f->partial);
+	else
+		*o++ = '-';
+	*o++ = ' ';
+	if (f->flags & DDF_FULL) {
+		o = put_hex(o, (uint64_t)f->full.high64);
+		o = put_hex(o, (uint64_t)f->full.low64);
+	} else {
+		*o++ = '-';
+	}
+	*o++ = ' ';
+	return sb_append(sb, line, (size_t)(o - line));
 }
 
 int dd_index_save(struct dd_ctx *c)
@@ -200,15 +260,7 @@ int dd_index_save(struct dd_ctx *c)
 			      ly->tree_ino, ly->rec_ino, ly->rec_mtime_ns);
 		for (size_t k = first[l]; r == 0 && k != SIZE_MAX; k = next[k]) {
 			const struct dd_file *f = &c->files[k];
-			char partial[17] = "-", full[33] = "-";
-			if (f->flags & DDF_PARTIAL)
-				snprintf(partial, sizeof(partial), "%016" PRIx64, f->partial);
-			if (f->flags & DDF_FULL)
-				snprintf(full, sizeof(full), "%016" PRIx64 "%016" PRIx64,
-					 (uint64_t)f->full.high64, (uint64_t)f->full.low64);
-			r = sb_printf(&sb, "F %" PRIu64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %u %s %s ",
-				      f->size, f->mtime_ns, f->ino, f->blocks,
-				      f->flags & (DDF_LINKABLE | DDF_PARTIAL | DDF_FULL), partial, full);
+			r = put_file_fields(&sb, f);
 			if (r == 0)
 				r = put_path(&sb, f->path);
 		}

@@ -138,6 +138,24 @@ static int parse_string_raw(struct parser *ps, struct strbuf *sb)
 {
 	ps->p++; /* opening quote */
 	for (;;) {
+		/* A run of plain characters is copied at once: layer records
+		 * hold tens of thousands of paths. */
+		const char *run = ps->p;
+		while (ps->p < ps->end) {
+			unsigned char c = (unsigned char)*ps->p;
+			if (c == '"' || c == '\\' || c < 0x20)
+				break;
+			size_t n = c < 0x80 ? 1 : utf8_len((const unsigned char *)ps->p,
+							   (const unsigned char *)ps->end);
+			if (!n)
+				return fail(ps, "invalid utf-8 in string");
+			ps->p += n;
+		}
+		if (ps->p > run) {
+			int r = sb_append(sb, run, (size_t)(ps->p - run));
+			if (r < 0)
+				return r;
+		}
 		if (ps->p >= ps->end)
 			return fail(ps, "unterminated string");
 		unsigned char c = (unsigned char)*ps->p;
@@ -147,17 +165,6 @@ static int parse_string_raw(struct parser *ps, struct strbuf *sb)
 		}
 		if (c < 0x20)
 			return fail(ps, "control character in string");
-		if (c != '\\') {
-			size_t n = utf8_len((const unsigned char *)ps->p,
-					    (const unsigned char *)ps->end);
-			if (!n)
-				return fail(ps, "invalid utf-8 in string");
-			int r = sb_append(sb, ps->p, n);
-			if (r < 0)
-				return r;
-			ps->p += n;
-			continue;
-		}
 		ps->p++;
 		if (ps->p >= ps->end)
 			return fail(ps, "unterminated escape");
