@@ -10,7 +10,10 @@
 # incremental case: one more layer (a few hundred files) imported and
 # deduplicated; the peers have no index and read everything again.
 #
-#   LAYERFS_BUILD=build bench/dedupe.sh
+#   LAYERFS_BUILD=build DEDUPE_RUNS=3 bench/dedupe.sh
+# DEDUPE_RUNS rounds (default 3), each running every tool cold and warm in
+# turn; the table gives medians, and the ratios of the faster of jdupes -L -r
+# and rdfind to layerctl dedupe.
 # Needs root (drop_caches) and jdupes, rdfind (apt-get install jdupes rdfind).
 # Prints a table; asserts nothing.
 set -euo pipefail
@@ -40,7 +43,7 @@ mkdir -p "$W/two/opt/new"; for i in $(seq 1 20); do head -c $((i * 3000)) /dev/u
 tarof "$W/two" "$W/two.tar"; rm -rf "$W/two"
 # The incremental layer: 300 files of the tree and 20 new ones.
 mkdir -p "$W/three"
-(cd "$SRC" && find usr/bin usr/lib -type f | sort | head -300 | tar -cf - -T - | tar -xpf - -C "$W/three")
+(cd "$SRC" && find usr/bin usr/lib -type f | sort | sed -n 1,300p | tar -cf - -T - | tar -xpf - -C "$W/three")
 for i in $(seq 1 20); do head -c 5000 /dev/urandom > "$W/three/new$i"; done
 tarof "$W/three" "$W/three.tar"; rm -rf "$W/three"
 
@@ -53,7 +56,8 @@ usage() { find "$@" -printf '%i %b\n' | sort -u | awk '{ s += $2 * 512 } END { p
 inos() { find "$@" -type f -printf '%i %p\n' | sort -k2; }
 linked() { join -1 2 -2 2 <(sort -k2 "$1") <(sort -k2 "$2") | awk '$2 != $3' | wc -l; }
 
-# run NAME MODE: copy the pristine store, run tool NAME cold or warm.
+# run NAME MODE: copy the pristine store, run tool NAME cold or warm; its
+# times are appended to T and C (space-separated, one per round).
 declare -A T C L B
 run() {
 	local name=$1 mode=$2 s=$W/run
@@ -71,19 +75,33 @@ run() {
 	/usr/bin/time -f '%e %U %S' -o "$W/time" "${cmd[@]}" >/dev/null
 	read -r wall usr sys < "$W/time"
 	inos "${TR[@]}" > "$W/after"
-	T[$name.$mode]=$wall
-	C[$name.$mode]=$(echo "$usr + $sys" | bc)
+	T[$name.$mode]+=" $wall"
+	C[$name.$mode]+=" $(echo "$usr + $sys" | bc)"
 	L[$name]=$(linked "$W/before" "$W/after")
 	B[$name]=$(( u0 - $(usage "${TR[@]}") ))
 }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 TOOLS=(layerctl jdupes jdupes-p rdfind)
-for t in "${TOOLS[@]}"; do
-	for m in cold warm; do log "$t ($m)"; run "$t" "$m"; done
+RUNS=${DEDUPE_RUNS:-3}
+for ((r = 1; r <= RUNS; r++)); do
+	for t in "${TOOLS[@]}"; do
+		for m in cold warm; do log "round $r/$RUNS: $t ($m)"; run "$t" "$m"; done
+	done
 done
-printf '\n%-10s %8s %8s %8s %8s %8s %14s\n' tool "cold s" "cpu s" "warm s" "cpu s" linked "bytes saved"
+printf '\nmedians of %d rounds\n%-10s %8s %8s %8s %8s %8s %14s\n' "$RUNS" tool "cold s" "cpu s" "warm s" "cpu s" linked "bytes saved"
+declare -A MED
 for t in "${TOOLS[@]}"; do
-	printf '%-10s %8.2f %8.2f %8.2f %8.2f %8d %14d\n' "$t" "${T[$t.cold]}" "${C[$t.cold]}" \
-		"${T[$t.warm]}" "${C[$t.warm]}" "${L[$t]}" "${B[$t]}"
+	for m in cold warm; do MED[$t.$m]=$(median "${T[$t.$m]}"); done
+	printf '%-10s %8.2f %8.2f %8.2f %8.2f %8d %14d\n' "$t" "${MED[$t.cold]}" "$(median "${C[$t.cold]}")" \
+		"${MED[$t.warm]}" "$(median "${C[$t.warm]}")" "${L[$t]}" "${B[$t]}"
+done
+printf '\nall runs (s):\n'
+for t in "${TOOLS[@]}"; do printf '  %-10s cold%s  warm%s\n' "$t" "${T[$t.cold]}" "${T[$t.warm]}"; done
+# The target's peer: the faster of jdupes -L -r and rdfind, per mode.
+for m in cold warm; do
+	peer=$(printf '%s\n' "${MED[jdupes.$m]}" "${MED[rdfind.$m]}" | sort -g | sed -n 1p)
+	printf 'layerctl dedupe, %s: %.2fx as fast as the faster of jdupes -L -r and rdfind\n' "$m" \
+		"$(echo "$peer / ${MED[layerctl.$m]}" | bc -l)"
 done
 
 # --- incremental: one more layer ------------------------------------------------------

@@ -402,9 +402,11 @@ const struct json *json_get(const struct json *obj, const char *key)
 {
 	if (!obj || obj->type != JSON_OBJECT)
 		return NULL;
-	/* The last member wins, as in most parsers. */
+	/* The last member wins, as in most parsers.  The first byte is
+	 * compared before the call: a layer record asks each of its entries
+	 * for a dozen members. */
 	for (size_t k = obj->n; k-- > 0;)
-		if (strcmp(obj->keys[k], key) == 0)
+		if (obj->keys[k][0] == key[0] && strcmp(obj->keys[k], key) == 0)
 			return obj->items[k];
 	return NULL;
 }

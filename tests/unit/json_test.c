@@ -52,6 +52,8 @@ int main(void)
 		/* found by fuzz/json_fuzz.c: infinity could only be written back as null */
 		"1e999", "-1e999", "[1e400]",
 		"123456789012345678901234567890123456789012345678901234567890123456789e999",
+		/* the byte that ends a run of plain characters is checked */
+		"\"abc\xff" " def\"", "\"abc\x1f\"", "\"abc\xc3\"", "\"abc\\",
 	};
 	for (size_t k = 0; k < sizeof(invalid) / sizeof(*invalid); k++)
 		ok(!parses(invalid[k]), "invalid: %s", invalid[k]);
@@ -77,6 +79,8 @@ int main(void)
 	check_roundtrip("1E2", "100.0");
 	check_roundtrip("-0.0", "-0.0");
 	check_roundtrip("\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"");
+	/* runs of plain characters between escapes and multibyte characters */
+	check_roundtrip("\"ab\xc3\xa9" "cd\\tef\\u00e9gh\\\\\"", "\"ab\xc3\xa9" "cd\\tef\xc3\xa9" "gh\\\\\"");
 
 	const char *doc = "{\"n\":42,\"s\":\"str\",\"o\":{\"x\":[1]},\"n\":7,\"big\":123456789012}";
 	is_int(json_parse(doc, strlen(doc), &j, NULL, 0), 0, "object parses");
