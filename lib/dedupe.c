@@ -299,7 +299,10 @@ static int scan_new_layers(struct dd_ctx *c)
 	c->st->new_layers += a.n;
 	pthread_t t[SCAN_THREADS];
 	size_t nt = 0;
-	while (r == 0 && nt < SCAN_THREADS && nt + 1 < a.n && !pthread_create(&t[nt], NULL, scan_thread, &a))
+	/* A walk holds a directory open per level: under a low open-files
+	 * limit, fewer walk at once. */
+	while (r == 0 && nt < SCAN_THREADS && nt + 1 < a.n && nt < c->fd_limit / 64 &&
+	       !pthread_create(&t[nt], NULL, scan_thread, &a))
 		nt++;
 	if (r == 0)
 		scan_thread(&a);
@@ -411,6 +414,7 @@ int dedupe_run(struct store *s, const struct dedupe_opts *o, struct dedupe_stats
 		return -ENOMEM;
 	}
 	c.fd_limit = raise_fd_limit();
+	c.keep_open = dd_keep_open(c.fd_limit / 4);
 	int r = store_lock(s, o->dry_run ? LOCK_SH : LOCK_EX, e);
 	_cleanup_free_ char *tmpname = NULL;
 	if (r == 0)

@@ -32,6 +32,8 @@ struct dd_closer {
 	} q[CLOSER_MAX];
 	int tmpfd;
 	size_t head, n;
+	size_t cap;            /* items queued at most: a sixteenth of the
+				  open-files limit, CLOSER_MAX at most */
 	size_t unsignaled;     /* items queued since a closer was woken */
 	size_t batch;          /* ... before one is woken */
 	bool done;
@@ -62,7 +64,7 @@ static void *closer_main(void *arg)
 		struct item it = q->q[q->head];
 		q->head = (q->head + 1) % CLOSER_MAX;
 		q->n--;
-		if (q->n == CLOSER_MAX - 1)
+		if (q->n + 1 == q->cap)
 			pthread_cond_signal(&q->nonfull);
 		pthread_mutex_unlock(&q->mu);
 		done_item(q->tmpfd, it.fd, it.seq);
@@ -81,6 +83,11 @@ int dd_closer_start(struct dd_ctx *c)
 	pthread_cond_init(&q->nonempty, NULL);
 	pthread_cond_init(&q->nonfull, NULL);
 	q->tmpfd = c->tmpfd;
+	q->cap = c->fd_limit / 16;
+	if (q->cap > CLOSER_MAX)
+		q->cap = CLOSER_MAX;
+	else if (!q->cap)
+		q->cap = 1;
 	q->batch = c->fd_limit / 256;
 	if (q->batch > CLOSER_BATCH)
 		q->batch = CLOSER_BATCH;
@@ -106,7 +113,7 @@ void dd_close_later(struct dd_ctx *c, int fd, uint64_t seq)
 		return;
 	}
 	pthread_mutex_lock(&q->mu);
-	while (q->n == CLOSER_MAX) {
+	while (q->n == q->cap) {
 		pthread_cond_signal(&q->nonempty);
 		pthread_cond_wait(&q->nonfull, &q->mu);
 	}

@@ -34,9 +34,6 @@ struct dd_job {
 	size_t nu;
 };
 
-/* Groups up to this many inodes keep them open between reading their
- * metadata and joining them. */
-#define KEEP_OPEN 32
 
 static int cmp_member(const void *a, const void *b)
 {
@@ -113,7 +110,7 @@ static int build_units(struct dd_ctx *c, struct dd_file **v, size_t n, struct un
 		k = j;
 	}
 	for (size_t i = 0; i < count; i++) {
-		int r = load_meta(c, &u[i], count <= KEEP_OPEN);
+		int r = load_meta(c, &u[i], count <= c->keep_open);
 		if (r < 0) {
 			for (size_t j = 0; j < i; j++)
 				if (u[j].fd >= 0)
@@ -262,7 +259,7 @@ static void check_join(struct dd_ctx *c, struct unit *keeper, struct unit *u, bo
  * it; returns whether any unit is left to join.  A dry run only counts. */
 static bool check_joins(struct dd_ctx *c, struct unit *u, size_t n, bool verified)
 {
-	bool any_ok = false, keep = n <= KEEP_OPEN;
+	bool any_ok = false, keep = n <= c->keep_open;
 	for (size_t k = 0; k < n; k++) {
 		struct unit *t = &u[k];
 		bool any = false;
@@ -292,6 +289,10 @@ static bool check_joins(struct dd_ctx *c, struct unit *u, size_t n, bool verifie
 				check_join(c, t, &u[j], verified, keep);
 				any_ok |= u[j].ok;
 			}
+		/* A big group may have as many targets as units (the same
+		 * file twice in each of two trees): open again to join. */
+		if (!keep)
+			drop_fd(t);
 	}
 	return any_ok;
 }
@@ -343,18 +344,27 @@ int dd_job_apply(struct dd_ctx *c, struct dd_job *j)
 			any = u[i].into == t && u[i].ok;
 		if (!any || t->into)
 			continue;
-		int r = mark_keeper(c, t);
-		if (r < 0) {
+		/* A big group's targets were closed after reading. */
+		bool reopened = t->fd < 0;
+		if (reopened && ensure_open(c, t) < 0) {
 			c->st->skipped += t->n;
 			continue;
 		}
-		for (size_t i = k + 1; i < j->nu; i++) {
+		int r = mark_keeper(c, t);
+		for (size_t i = k + 1; r == 0 && i < j->nu; i++) {
 			if (u[i].into != t || !u[i].ok)
 				continue;
 			r = join(c, t, &u[i]);
-			if (r < 0)
+			if (r < 0) {
+				if (reopened)
+					drop_fd(t);
 				return r;
+			}
 		}
+		if (r < 0)
+			c->st->skipped += t->n;
+		if (reopened)
+			drop_fd(t);
 	}
 	return 0;
 }

@@ -63,9 +63,26 @@ struct dd_ctx {
 	struct dd_pool *pool;  /* a worker's pool, or NULL: join in place */
 	size_t fd_limit;       /* open files allowed: the queues and caches
 				  that hold files open take shares of it */
+	size_t keep_open;      /* groups of up to this many inodes stay open
+				  from reading to joining (a share of fd_limit) */
 };
 
 #define DD_BUF (256u << 10)
+/* Out of file descriptors, a thread waits this long at most for the
+ * others (joins, closes) to give some back, before it leaves the file
+ * alone. */
+#define EMFILE_WAIT_MS 2000
+
+/* The most inodes of a group kept open between reading and joining. */
+#define KEEP_OPEN_MAX 32
+
+/* How many inodes of a group a reader keeps open, when it may hold SHARE
+ * files (two more are opened to compare). */
+static inline size_t dd_keep_open(size_t share)
+{
+	size_t k = share > 4 ? share - 2 : 2;
+	return k > KEEP_OPEN_MAX ? KEEP_OPEN_MAX : k;
+}
 
 /* dedupe_index.c */
 int dd_index_load(struct dd_ctx *c);

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -144,7 +145,7 @@ static int put_escaped(struct strbuf *sb, const char *p)
 }
 
 /* The directories joins change: their fd (the first DIR_FDS of them stay
- * open, or an eighth of the open-files limit if that is less: the readers
+ * open, or a sixteenth of the open-files limit if that is less: the readers
  * need the rest) and their times before this run changed them, which are
  * put back after each change and journaled first, so that a killed run's
  * next run can put them back.  An open-addressing table keyed
@@ -205,6 +206,17 @@ static int dir_entry(struct dd_ctx *c, const char *hex, const char *dir, struct 
 	return 0;
 }
 
+/* Close the cached directory fds; their entries (and times) stay. */
+static void close_cached_dirs(struct dd_ctx *c)
+{
+	for (size_t k = 0; k < c->capdirs; k++)
+		if (c->dirs[k].fd >= 0) {
+			close(c->dirs[k].fd);
+			c->dirs[k].fd = -1;
+		}
+	c->dirfds = 0;
+}
+
 void dd_dirs_free(struct dd_ctx *c)
 {
 	for (size_t k = 0; k < c->capdirs; k++) {
@@ -251,6 +263,15 @@ static int open_dir(struct dd_ctx *c, const struct dd_layer *l, const char *dir,
 	if (d->fd >= 0)
 		return d->fd;
 	int fd = open_dir_beneath(l->treefd, dir, O_RDONLY);
+	/* Out of descriptors (the readers hold the rest): give back the
+	 * cached directories, then wait a little for the closers. */
+	for (int waited = 0; (fd == -EMFILE || fd == -ENFILE) && waited < EMFILE_WAIT_MS; waited++) {
+		if (!waited)
+			close_cached_dirs(c);
+		else
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		fd = open_dir_beneath(l->treefd, dir, O_RDONLY);
+	}
 	if (fd < 0)
 		return fd;
 	if (isnew) {
@@ -266,7 +287,7 @@ static int open_dir(struct dd_ctx *c, const struct dd_layer *l, const char *dir,
 		d->atime = st.st_atim;
 		d->mtime = st.st_mtim;
 	}
-	if (c->dirfds < DIR_FDS && c->dirfds < c->fd_limit / 8) {
+	if (c->dirfds < DIR_FDS && c->dirfds < c->fd_limit / 16) {
 		d->fd = fd;
 		c->dirfds++;
 	} else {

@@ -185,7 +185,10 @@ static void add_stats(struct dedupe_stats *to, const struct dedupe_stats *from)
 		to->reflink_errno = from->reflink_errno;
 }
 
-static size_t worker_count(size_t groups)
+/* Workers: two per core, at most one per 32 files of the open-files
+ * limit (their share of it is a quarter, see dd_pool_run); under 2 the
+ * groups are read on the calling thread. */
+static size_t worker_count(size_t groups, size_t fd_limit)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = cpus > 0 ? 2 * (size_t)cpus : WORKERS_MIN;
@@ -193,6 +196,8 @@ static size_t worker_count(size_t groups)
 		n = WORKERS_MIN;
 	if (n > WORKERS_MAX)
 		n = WORKERS_MAX;
+	if (n > fd_limit / 32)
+		n = fd_limit / 32;
 	return n < groups ? n : groups;
 }
 
@@ -238,7 +243,7 @@ int dd_pool_run(struct dd_ctx *c, struct dd_file **v, const size_t *start, size_
 		int (*by_size)(struct dd_ctx *, struct dd_file **, size_t))
 {
 	/* A dry run lists its groups in order: one thread. */
-	size_t nw = c->o->dry_run ? 0 : worker_count(n);
+	size_t nw = c->o->dry_run ? 0 : worker_count(n, c->fd_limit);
 	if (nw < 2) {
 		for (size_t k = 0; k < n; k++) {
 			int r = by_size(c, v + start[k], start[k + 1] - start[k]);
@@ -248,7 +253,11 @@ int dd_pool_run(struct dd_ctx *c, struct dd_file **v, const size_t *start, size_
 		return 0;
 	}
 	struct dd_pool p = { .main = c, .tmpl = *c, .v = v, .start = start, .n = n, .by_size = by_size };
+	/* Open files: a quarter of the limit for the queued joins, a
+	 * quarter for the workers' groups (the closers and the cached
+	 * directories take a sixteenth each, the trees and the store a few). */
 	p.maxfds = c->fd_limit / 4;
+	p.tmpl.keep_open = dd_keep_open(c->fd_limit / (4 * nw));
 	struct worker *w = calloc(nw, sizeof(*w));
 	if (!w)
 		return -ENOMEM;

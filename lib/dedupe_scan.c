@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -166,12 +167,18 @@ int dd_open_file(struct dd_ctx *c, const struct dd_file *f)
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	int dirfd = c->layers[f->layer].treefd;
-	int fd = (int)RETRY_EINTR(syscall(SYS_openat2, dirfd, f->path, &how, sizeof(how)));
-	if (fd < 0 && errno == EPERM) {
-		how.flags &= ~(uint64_t)O_NOATIME;
-		fd = (int)RETRY_EINTR(syscall(SYS_openat2, dirfd, f->path, &how, sizeof(how)));
+	for (int waited = 0;; waited++) {
+		int fd = (int)RETRY_EINTR(syscall(SYS_openat2, dirfd, f->path, &how, sizeof(how)));
+		if (fd < 0 && errno == EPERM && (how.flags & O_NOATIME)) {
+			how.flags &= ~(uint64_t)O_NOATIME;
+			fd = (int)RETRY_EINTR(syscall(SYS_openat2, dirfd, f->path, &how, sizeof(how)));
+		}
+		if (fd >= 0)
+			return fd;
+		if ((errno != EMFILE && errno != ENFILE) || waited == EMFILE_WAIT_MS)
+			return -errno;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	}
-	return fd < 0 ? -errno : fd;
 }
 
 /* Open F and check it is still the file the entry describes. */
