@@ -34,7 +34,6 @@ struct dd_job {
 	size_t nu;
 };
 
-
 static int cmp_member(const void *a, const void *b)
 {
 	const struct dd_file *x = *(struct dd_file *const *)a, *y = *(struct dd_file *const *)b;
