@@ -34,6 +34,7 @@ trap cleanup EXIT
 export LAYERCTL_ROOT=$W/store
 
 . "$(dirname "$0")/sample-tar.sh"
+. "$(dirname "$0")/lib.sh"    # median
 bench_sample_tar /var/cache/layerfs-bench/rootfs/base "$W/layer.tar"
 umoci init --layout "$W/oci" >/dev/null
 umoci new --image "$W/oci:base" >/dev/null
@@ -43,7 +44,6 @@ files=$(tar -tf "$W/layer.tar" | wc -l)
 rm -f "$W/layer.tar"
 
 now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A T
 # timeit NAME CMD: append one timing of CMD (a string, eval'd) to NAME.
 timeit() {
@@ -53,7 +53,7 @@ timeit() {
 	t1=$(now)
 	T[$1]+="$(echo "$t1 - $t0" | bc) "
 }
-med() { tr ' ' '\n' <<<"${T[$1]}" | grep . | median; }
+med() { median <<<"${T[$1]}"; }
 
 # small_change ROOT: 5 files added, 3 changed, 2 deleted.
 small_change() {

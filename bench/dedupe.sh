@@ -26,9 +26,8 @@ SRC=${BENCH_DEDUPE_SRC:-/var/cache/layerfs-bench/rootfs/base}
 for c in jdupes rdfind; do command -v $c >/dev/null || { echo "bench: $c is not installed" >&2; exit 1; }; done
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-dedupe.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-log() { printf 'bench: %s\n' "$*" >&2; }
+source "$(dirname "$0")/lib.sh"    # log, drop_caches, median
 now() { date +%s.%N; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 # --- the two images ------------------------------------------------------------
 log "building the images from $SRC"
@@ -80,7 +79,6 @@ run() {
 	L[$name]=$(linked "$W/before" "$W/after")
 	B[$name]=$(( u0 - $(usage "${TR[@]}") ))
 }
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 TOOLS=(layerctl jdupes jdupes-p rdfind)
 RUNS=${DEDUPE_RUNS:-3}
 for ((r = 1; r <= RUNS; r++)); do
@@ -91,9 +89,9 @@ done
 printf '\nmedians of %d rounds\n%-10s %8s %8s %8s %8s %8s %14s\n' "$RUNS" tool "cold s" "cpu s" "warm s" "cpu s" linked "bytes saved"
 declare -A MED
 for t in "${TOOLS[@]}"; do
-	for m in cold warm; do MED[$t.$m]=$(median "${T[$t.$m]}"); done
-	printf '%-10s %8.2f %8.2f %8.2f %8.2f %8d %14d\n' "$t" "${MED[$t.cold]}" "$(median "${C[$t.cold]}")" \
-		"${MED[$t.warm]}" "$(median "${C[$t.warm]}")" "${L[$t]}" "${B[$t]}"
+	for m in cold warm; do MED[$t.$m]=$(median <<<"${T[$t.$m]}"); done
+	printf '%-10s %8.2f %8.2f %8.2f %8.2f %8d %14d\n' "$t" "${MED[$t.cold]}" "$(median <<<"${C[$t.cold]}")" \
+		"${MED[$t.warm]}" "$(median <<<"${C[$t.warm]}")" "${L[$t]}" "${B[$t]}"
 done
 printf '\nall runs (s):\n'
 for t in "${TOOLS[@]}"; do printf '  %-10s cold%s  warm%s\n' "$t" "${T[$t.cold]}" "${T[$t.warm]}"; done

@@ -70,6 +70,12 @@ time_ms() {
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+# median: the median of the numbers on stdin (separated by blanks or lines).
+median() {
+    tr -s ' \t' '\n' | grep . | sort -g |
+        awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # emit WORKLOAD METRIC FS VALUE UNIT CACHE: one raw result line (CSV) on fd 3,
 # which run.sh points at the raw file.
 emit() {

@@ -190,10 +190,8 @@ static int by_partial(struct dd_ctx *c, struct dd_file **v, size_t n)
 	 * read whole twice.  Metadata that differ need the hashes after all.
 	 * Files from the index are hashed first: that also checks that the
 	 * inode it recorded is still theirs. */
-	if (!c->o->dry_run && all_fresh(v, n) && two_inodes(v, n)) {
-		int r = dd_group(c, v, n, false);
-		return r <= 0 ? r : by_full(c, v, n);
-	}
+	if (!c->o->dry_run && all_fresh(v, n) && two_inodes(v, n))
+		return by_content(c, v, n);
 	for (size_t k = 0; k < n; k++)
 		if (!(v[k]->flags & (DDF_PARTIAL | DDF_SKIP))) {
 			int r = dd_hash_partial(c, v[k]);

@@ -83,16 +83,8 @@ int dd_closer_start(struct dd_ctx *c)
 	pthread_cond_init(&q->nonempty, NULL);
 	pthread_cond_init(&q->nonfull, NULL);
 	q->tmpfd = c->tmpfd;
-	q->cap = c->fd_limit / 16;
-	if (q->cap > CLOSER_MAX)
-		q->cap = CLOSER_MAX;
-	else if (!q->cap)
-		q->cap = 1;
-	q->batch = c->fd_limit / 256;
-	if (q->batch > CLOSER_BATCH)
-		q->batch = CLOSER_BATCH;
-	else if (!q->batch)
-		q->batch = 1;
+	q->cap = dd_clamp(c->fd_limit / 16, 1, CLOSER_MAX);
+	q->batch = dd_clamp(c->fd_limit / 256, 1, CLOSER_BATCH);
 	while (q->nthreads < CLOSER_THREADS && !pthread_create(&q->thread[q->nthreads], NULL, closer_main, q))
 		q->nthreads++;
 	if (!q->nthreads) {

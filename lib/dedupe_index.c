@@ -164,7 +164,7 @@ int dd_index_load(struct dd_ctx *c)
 	return 0;
 }
 
-static int put_path(struct strbuf *sb, const char *p)
+int dd_put_path(struct strbuf *sb, const char *p)
 {
 	for (;;) {
 		size_t run = strcspn(p, "\n\\");
@@ -262,7 +262,7 @@ int dd_index_save(struct dd_ctx *c)
 			const struct dd_file *f = &c->files[k];
 			r = put_file_fields(&sb, f);
 			if (r == 0)
-				r = put_path(&sb, f->path);
+				r = dd_put_path(&sb, f->path);
 		}
 	}
 	free(first);

@@ -68,23 +68,27 @@ struct dd_ctx {
 };
 
 #define DD_BUF (256u << 10)
-/* Out of file descriptors, a thread waits this long at most for the
- * others (joins, closes) to give some back, before it leaves the file
- * alone. */
-#define EMFILE_WAIT_MS 2000
 
 /* The most inodes of a group kept open between reading and joining. */
 #define KEEP_OPEN_MAX 32
+
+/* V within [LO, HI]: a share of the open-files limit. */
+static inline size_t dd_clamp(size_t v, size_t lo, size_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* How many inodes of a group a reader keeps open, when it may hold SHARE
  * files (two more are opened to compare). */
 static inline size_t dd_keep_open(size_t share)
 {
-	size_t k = share > 4 ? share - 2 : 2;
-	return k > KEEP_OPEN_MAX ? KEEP_OPEN_MAX : k;
+	return dd_clamp(share > 2 ? share - 2 : 0, 2, KEEP_OPEN_MAX);
 }
 
 /* dedupe_index.c */
+struct strbuf;
+/* Append P, '\n' and '\\' escaped, and a newline (index and journal lines). */
+int dd_put_path(struct strbuf *sb, const char *p);
 int dd_index_load(struct dd_ctx *c);
 int dd_index_save(struct dd_ctx *c);
 int dd_dir(struct store *s, bool create);
@@ -93,6 +97,10 @@ int dd_add_file(struct dd_ctx *c, const struct dd_file *f);
 /* dedupe_scan.c */
 int dd_scan_layer(struct dd_ctx *c, uint32_t layer);
 int dd_open_file(struct dd_ctx *c, const struct dd_file *f);
+/* An open failed with ERR: when that was for want of a descriptor, wait a
+ * millisecond for the other threads (joins, closes) to give some back and
+ * say to try again, for 2 s at most (*WAITED counts, from 0). */
+bool dd_fd_wait(int err, int *waited);
 int dd_hash_partial(struct dd_ctx *c, struct dd_file *f);
 int dd_hash_full(struct dd_ctx *c, struct dd_file *f);
 

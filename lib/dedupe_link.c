@@ -12,7 +12,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -103,46 +102,31 @@ int dd_meta(int fd, char **out, size_t *len, bool *marked)
 	return *out ? 0 : -ENOMEM;
 }
 
+/* 1 when A and B hold the same LEN (at most DD_BUF) bytes at OFF, 0 when
+ * not (or either shrank meanwhile), or -errno. */
+static int same_range(struct dd_ctx *c, int a, int b, uint64_t off, size_t len)
+{
+	ssize_t na = RETRY_EINTR(pread(a, c->buf_a, len, (off_t)off));
+	ssize_t nb = RETRY_EINTR(pread(b, c->buf_b, len, (off_t)off));
+	if (na < 0 || nb < 0)
+		return -errno;
+	return na == (ssize_t)len && nb == (ssize_t)len && !memcmp(c->buf_a, c->buf_b, len);
+}
+
 /* 1 when A and B hold the same SIZE bytes, 0 when not, or -errno.  The
  * last block is compared first when it lies beyond the first read: files
  * that differ only at their end (an appended line) are told apart
  * without reading them whole. */
 int dd_same_bytes(struct dd_ctx *c, int a, int b, uint64_t size)
 {
-	if (size > DD_BUF) {
-		uint64_t tail = size - DD_PARTIAL_BLOCK;
-		ssize_t na = RETRY_EINTR(pread(a, c->buf_a, DD_PARTIAL_BLOCK, (off_t)tail));
-		ssize_t nb = RETRY_EINTR(pread(b, c->buf_b, DD_PARTIAL_BLOCK, (off_t)tail));
-		if (na < 0 || nb < 0)
-			return -errno;
-		if (na != DD_PARTIAL_BLOCK || nb != DD_PARTIAL_BLOCK || memcmp(c->buf_a, c->buf_b, DD_PARTIAL_BLOCK))
-			return 0;
-	}
-	uint64_t off = 0;
-	while (off < size) {
-		size_t want = size - off < DD_BUF ? (size_t)(size - off) : DD_BUF;
-		ssize_t na = RETRY_EINTR(pread(a, c->buf_a, want, (off_t)off));
-		ssize_t nb = RETRY_EINTR(pread(b, c->buf_b, want, (off_t)off));
-		if (na < 0 || nb < 0)
-			return -errno;
-		if (na != (ssize_t)want || nb != (ssize_t)want)
-			return 0;    /* shrank meanwhile */
-		if (memcmp(c->buf_a, c->buf_b, want))
-			return 0;
-		off += want;
-	}
-	return 1;
+	int r = 1;
+	if (size > DD_BUF)
+		r = same_range(c, a, b, size - DD_PARTIAL_BLOCK, DD_PARTIAL_BLOCK);
+	for (uint64_t off = 0; r > 0 && off < size; off += DD_BUF)
+		r = same_range(c, a, b, off, size - off < DD_BUF ? (size_t)(size - off) : DD_BUF);
+	return r;
 }
 
-static int put_escaped(struct strbuf *sb, const char *p)
-{
-	for (; *p; p++) {
-		int r = *p == '\n' ? sb_puts(sb, "\\n") : *p == '\\' ? sb_puts(sb, "\\\\") : sb_putc(sb, *p);
-		if (r < 0)
-			return r;
-	}
-	return sb_putc(sb, '\n');
-}
 
 /* The directories joins change: their fd (the first DIR_FDS of them stay
  * open, or a sixteenth of the open-files limit if that is less: the readers
@@ -245,7 +229,7 @@ static int journal_dir(struct dd_ctx *c, const char *hex, const char *dir, const
 	int r = sb_printf(&sb, "D %s %lld %ld %lld %ld ", hex, (long long)d->atime.tv_sec,
 			  d->atime.tv_nsec, (long long)d->mtime.tv_sec, d->mtime.tv_nsec);
 	if (r == 0)
-		r = put_escaped(&sb, dir);
+		r = dd_put_path(&sb, dir);
 	return r < 0 ? r : write_all(c->journalfd, sb.s, sb.len);
 }
 
@@ -264,14 +248,13 @@ static int open_dir(struct dd_ctx *c, const struct dd_layer *l, const char *dir,
 		return d->fd;
 	int fd = open_dir_beneath(l->treefd, dir, O_RDONLY);
 	/* Out of descriptors (the readers hold the rest): give back the
-	 * cached directories, then wait a little for the closers. */
-	for (int waited = 0; (fd == -EMFILE || fd == -ENFILE) && waited < EMFILE_WAIT_MS; waited++) {
-		if (!waited)
-			close_cached_dirs(c);
-		else
-			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	 * cached directories, then wait for the others. */
+	if (fd == -EMFILE || fd == -ENFILE) {
+		close_cached_dirs(c);
 		fd = open_dir_beneath(l->treefd, dir, O_RDONLY);
 	}
+	for (int waited = 0; fd < 0 && dd_fd_wait(-fd, &waited);)
+		fd = open_dir_beneath(l->treefd, dir, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	if (isnew) {

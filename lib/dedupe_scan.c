@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock_ns.h"
 #include "dedupe_int.h"
 #include "fsutil.h"
 #include "json.h"
@@ -167,18 +168,26 @@ int dd_open_file(struct dd_ctx *c, const struct dd_file *f)
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	int dirfd = c->layers[f->layer].treefd;
-	for (int waited = 0;; waited++) {
-		int fd = (int)RETRY_EINTR(syscall(SYS_openat2, dirfd, f->path, &how, sizeof(how)));
+	int fd, waited = 0;
+	do {
+		fd = (int)RETRY_EINTR(syscall(SYS_openat2, dirfd, f->path, &how, sizeof(how)));
 		if (fd < 0 && errno == EPERM && (how.flags & O_NOATIME)) {
 			how.flags &= ~(uint64_t)O_NOATIME;
 			fd = (int)RETRY_EINTR(syscall(SYS_openat2, dirfd, f->path, &how, sizeof(how)));
 		}
-		if (fd >= 0)
-			return fd;
-		if ((errno != EMFILE && errno != ENFILE) || waited == EMFILE_WAIT_MS)
-			return -errno;
-		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	}
+	} while (fd < 0 && dd_fd_wait(errno, &waited));
+	return fd < 0 ? -errno : fd;
+}
+
+#define FD_WAIT_MS 2000
+
+bool dd_fd_wait(int err, int *waited)
+{
+	if ((err != EMFILE && err != ENFILE) || *waited >= FD_WAIT_MS)
+		return false;
+	nanosleep(&(struct timespec){ 0, NS_PER_MS }, NULL);
+	++*waited;
+	return true;
 }
 
 /* Open F and check it is still the file the entry describes. */
