@@ -4,14 +4,20 @@
 # Two images in a store: the debootstrap tree (bench/data.sh builds
 # /var/cache/layerfs-bench/rootfs/base) and a modified copy (files changed,
 # deleted, added, a few given another mode).  Each tool runs on its own
-# copy of the same store's layer trees, cold (caches dropped) and warm;
+# copy of the same store's layer trees, in three states:
+#   cold   the copy written out to disk, caches dropped;
+#   warm   the copy written out, its files read into the page cache (so it
+#          differs from cold only by the cache: a store at rest, as it is
+#          half a minute after an import);
+#   dirty  the copy just made, its data not yet written out (as right after
+#          an import): freeing a replaced file then frees no blocks.
 # printed: wall time and CPU time (user + system), files linked (names whose inode changed), bytes saved
 # (st_blocks of the trees' inodes, each once, before minus after).  Then the
 # incremental case: one more layer (a few hundred files) imported and
 # deduplicated; the peers have no index and read everything again.
 #
 #   LAYERFS_BUILD=build DEDUPE_RUNS=3 bench/dedupe.sh
-# DEDUPE_RUNS rounds (default 3), each running every tool cold and warm in
+# DEDUPE_RUNS rounds (default 3), each running every tool in every state in
 # turn; the table gives medians, and the ratios of the faster of jdupes -L -r
 # and rdfind to layerctl dedupe.
 # Needs root (drop_caches) and jdupes, rdfind (apt-get install jdupes rdfind).
@@ -55,7 +61,7 @@ usage() { find "$@" -printf '%i %b\n' | sort -u | awk '{ s += $2 * 512 } END { p
 inos() { find "$@" -type f -printf '%i %p\n' | sort -k2; }
 linked() { join -1 2 -2 2 <(sort -k2 "$1") <(sort -k2 "$2") | awk '$2 != $3' | wc -l; }
 
-# run NAME MODE: copy the pristine store, run tool NAME cold or warm; its
+# run NAME MODE: copy the pristine store, run tool NAME cold, warm or dirty; its
 # times are appended to T and C (space-separated, one per round).
 declare -A T C L B
 run() {
@@ -63,7 +69,11 @@ run() {
 	rm -rf "$s"; cp -a "$W/pristine" "$s"
 	mapfile -t TR < <(trees "$s")
 	inos "${TR[@]}" > "$W/before"; local u0; u0=$(usage "${TR[@]}")
-	if [ "$mode" = cold ]; then drop_caches; else cat $(find "${TR[@]}" -type f) > /dev/null; fi
+	case $mode in
+	cold) drop_caches ;;
+	warm) sync; cat $(find "${TR[@]}" -type f) > /dev/null ;;
+	dirty) cat $(find "${TR[@]}" -type f) > /dev/null ;;
+	esac
 	local cmd
 	case $name in
 	layerctl) cmd=("$LAYERCTL" --root "$s" dedupe --quiet) ;;
@@ -80,23 +90,33 @@ run() {
 	B[$name]=$(( u0 - $(usage "${TR[@]}") ))
 }
 TOOLS=(layerctl jdupes jdupes-p rdfind)
+MODES=(cold warm dirty)
 RUNS=${DEDUPE_RUNS:-3}
 for ((r = 1; r <= RUNS; r++)); do
 	for t in "${TOOLS[@]}"; do
-		for m in cold warm; do log "round $r/$RUNS: $t ($m)"; run "$t" "$m"; done
+		for m in "${MODES[@]}"; do log "round $r/$RUNS: $t ($m)"; run "$t" "$m"; done
 	done
 done
-printf '\nmedians of %d rounds\n%-10s %8s %8s %8s %8s %8s %14s\n' "$RUNS" tool "cold s" "cpu s" "warm s" "cpu s" linked "bytes saved"
+printf '\nmedians of %d rounds (wall s, cpu s)\n%-10s' "$RUNS" tool
+for m in "${MODES[@]}"; do printf ' %8s %8s' "$m s" "cpu s"; done
+printf ' %8s %14s\n' linked "bytes saved"
 declare -A MED
 for t in "${TOOLS[@]}"; do
-	for m in cold warm; do MED[$t.$m]=$(median <<<"${T[$t.$m]}"); done
-	printf '%-10s %8.2f %8.2f %8.2f %8.2f %8d %14d\n' "$t" "${MED[$t.cold]}" "$(median <<<"${C[$t.cold]}")" \
-		"${MED[$t.warm]}" "$(median <<<"${C[$t.warm]}")" "${L[$t]}" "${B[$t]}"
+	printf '%-10s' "$t"
+	for m in "${MODES[@]}"; do
+		MED[$t.$m]=$(median <<<"${T[$t.$m]}")
+		printf ' %8.2f %8.2f' "${MED[$t.$m]}" "$(median <<<"${C[$t.$m]}")"
+	done
+	printf ' %8d %14d\n' "${L[$t]}" "${B[$t]}"
 done
 printf '\nall runs (s):\n'
-for t in "${TOOLS[@]}"; do printf '  %-10s cold%s  warm%s\n' "$t" "${T[$t.cold]}" "${T[$t.warm]}"; done
+for t in "${TOOLS[@]}"; do
+	printf '  %-10s' "$t"
+	for m in "${MODES[@]}"; do printf ' %s%s ' "$m" "${T[$t.$m]}"; done
+	printf '\n'
+done
 # The target's peer: the faster of jdupes -L -r and rdfind, per mode.
-for m in cold warm; do
+for m in "${MODES[@]}"; do
 	peer=$(printf '%s\n' "${MED[jdupes.$m]}" "${MED[rdfind.$m]}" | sort -g | sed -n 1p)
 	printf 'layerctl dedupe, %s: %.2fx as fast as the faster of jdupes -L -r and rdfind\n' "$m" \
 		"$(echo "$peer / ${MED[layerctl.$m]}" | bc -l)"
