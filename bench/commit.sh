@@ -34,7 +34,7 @@ trap cleanup EXIT
 export LAYERCTL_ROOT=$W/store
 
 . "$(dirname "$0")/sample-tar.sh"
-. "$(dirname "$0")/lib.sh"    # median
+. "$(dirname "$0")/lib.sh"    # now, median
 bench_sample_tar /var/cache/layerfs-bench/rootfs/base "$W/layer.tar"
 umoci init --layout "$W/oci" >/dev/null
 umoci new --image "$W/oci:base" >/dev/null
@@ -43,7 +43,6 @@ umoci raw add-layer --image "$W/oci:base" "$W/layer.tar" >/dev/null
 files=$(tar -tf "$W/layer.tar" | wc -l)
 rm -f "$W/layer.tar"
 
-now() { date +%s.%N; }
 declare -A T
 # timeit NAME CMD: append one timing of CMD (a string, eval'd) to NAME.
 timeit() {

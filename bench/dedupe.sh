@@ -32,8 +32,7 @@ SRC=${BENCH_DEDUPE_SRC:-/var/cache/layerfs-bench/rootfs/base}
 for c in jdupes rdfind; do command -v $c >/dev/null || { echo "bench: $c is not installed" >&2; exit 1; }; done
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-dedupe.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-source "$(dirname "$0")/lib.sh"    # log, drop_caches, median
-now() { date +%s.%N; }
+source "$(dirname "$0")/lib.sh"    # log, drop_caches, now, median
 
 # --- the two images ------------------------------------------------------------
 log "building the images from $SRC"

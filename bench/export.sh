@@ -18,6 +18,7 @@ W=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-export.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
 . "$(dirname "$0")/sample-tar.sh"
+. "$(dirname "$0")/lib.sh"    # now, median
 bench_sample_tar /var/cache/layerfs-bench/rootfs "$W/layer.tar"
 umoci init --layout "$W/oci" >/dev/null
 umoci new --image "$W/oci:b" >/dev/null
@@ -27,8 +28,6 @@ rm -f "$W/layer.tar"
 "$L" --root "$W/store" tag -q b bench/big:1.0.0
 S=$W/store
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 CASES=(oci oci_archive docker_archive skopeo_docker skopeo_oci_archive import_new import_stored)
 declare -A CMD=(
 	[oci]='"$L" --root "$S" export bench/big:1.0.0 --format oci -o "$W/x"'

@@ -17,6 +17,7 @@ W=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-import.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
 . "$(dirname "$0")/sample-tar.sh"
+. "$(dirname "$0")/lib.sh"    # now, median
 bench_sample_tar /var/cache/layerfs-bench/rootfs "$W/layer.tar"
 gzip -6 -c "$W/layer.tar" > "$W/layer.tar.gz"
 umoci_ok=0
@@ -25,8 +26,6 @@ if command -v umoci >/dev/null; then
 		umoci raw add-layer --image "$W/oci:b" "$W/layer.tar" >/dev/null && umoci_ok=1
 fi
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # The cases run round-robin, RUNS rounds, so a change in the machine's
 # load falls on all of them alike; each case's median is kept.
 CASES=(tar tar_sha targz_sha import import_gz)

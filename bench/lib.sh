@@ -70,6 +70,9 @@ time_ms() {
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+# now: seconds since the epoch, with nanoseconds (for bc).
+now() { date +%s.%N; }
+
 # median: the median of the numbers on stdin (separated by blanks or lines).
 median() {
     tr -s ' \t' '\n' | grep . | sort -g |

@@ -127,7 +127,6 @@ int dd_same_bytes(struct dd_ctx *c, int a, int b, uint64_t size)
 	return r;
 }
 
-
 /* The directories joins change: their fd (the first DIR_FDS of them stay
  * open, or a sixteenth of the open-files limit if that is less: the readers
  * need the rest) and their times before this run changed them, which are

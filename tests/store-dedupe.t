@@ -33,8 +33,8 @@ CAN_MOUNT=no
 # B: A with files changed, deleted, added, five files of equal content but
 # another mode, owner, mtime or xattr, a copy of a file inside B, the 64 KiB
 # file with one middle byte changed (same size, first and last blocks), and
-# the 1 MiB files with their last byte and a middle byte changed.  C (on top of B): a whiteout, a copy of an A file under another
-# name, a new file.
+# the 1 MiB files with their last byte and a middle byte changed.  C (on
+# top of B): a whiteout, a copy of an A file under another name, a new file.
 A=$WORK/A B=$WORK/B C=$WORK/C
 mkdir -p "$A/lib" "$A/bin" "$A/etc/conf.d" "$A/data"
 find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -size -600k -size +1k | sort | head -150 |
