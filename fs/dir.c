@@ -264,11 +264,12 @@ static int merge_layer(struct dirlist *l, int fd, uint16_t layer, bool impure,
 	return errno ? -errno : 0;
 }
 
-static bool path_is_opaque(uint16_t L, const char *path)
+bool path_is_opaque(uint16_t L, const char *path)
 {
 	char v[4], m[PATH_MAX + 32];
 	struct stat st;
-	for (int k = 0; k < 2; k++) {
+	/* Most directories have no xattrs at all: one call tells. */
+	for (int k = layer_listxattr_size(L, path) == 0 ? 2 : 0; k < 2; k++) {
 		ssize_t n = layer_getxattr(L, path, k ? "user.overlay.opaque" : "trusted.overlay.opaque",
 					   v, sizeof(v));
 		if (n > 0 && wh_opaque_value(v, n))
@@ -279,7 +280,7 @@ static bool path_is_opaque(uint16_t L, const char *path)
 }
 
 /* Is NAME under PARENT (a path in layer L) deleted there? */
-static bool path_is_whiteout(uint16_t L, const char *parent, const char *name)
+bool path_is_whiteout(uint16_t L, const char *parent, const char *name)
 {
 	char p[PATH_MAX + NAME_MAX + 8];
 	struct stat ws;
@@ -362,9 +363,7 @@ static int read_redirect(struct inode *dir, int upfd)
 		if (found < 0 || stop)
 			break;
 	}
-	free(dir->lows);
-	dir->lows = lows;
-	dir->nlows = n_l;
+	probe_set_lows(dir, lows, n_l, false);
 	return 0;
 }
 
@@ -415,30 +414,40 @@ static int build(struct inode *dir, struct dirlist *l)
 	bool opaque = false;
 	int r;
 
+	if ((r = probe_complete_lows(dir)) < 0)
+		return r;
 	if (dir->layer == LAYER_UPPER && (r = build_upper(dir, l, &opaque)) < 0)
 		return r;
-	uint16_t keep = 0;
-	for (uint16_t k = 0; k < dir->nlows && !opaque; k++) {
-		uint16_t L = dir->lows[k];
+	/* Probes read dir->lows until the listing is published: work on a
+	 * copy and install it at the end. */
+	uint16_t n, keep = 0;
+	uint16_t *lows = probe_copy_lows(dir, &n);
+	if (!lows)
+		return -ENOMEM;
+	for (uint16_t k = 0; k < n && !opaque; k++) {
+		uint16_t L = lows[k];
 		char path[PATH_MAX];
 		if ((r = path_lower_dir(dir, path, sizeof(path))) < 0)
-			return r;
+			goto fail;
 		int fd = layer_open_dir(L, path);
 		if (fd < 0) {
 			if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
 				continue;
-			return fd;
+			r = fd;
+			goto fail;
 		}
-		if (k + 1 < dir->nlows && fd_is_opaque(fd))
+		if (k + 1 < n && fd_is_opaque(fd))
 			opaque = true;
-		dir->lows[keep++] = L;
+		lows[keep++] = L;
 		if ((r = merge_layer(l, fd, L, false, path, &opaque)) < 0)
-			return r;
+			goto fail;
 	}
-	if (opaque || keep < dir->nlows)
-		dir->nlows = keep;
+	probe_set_lows(dir, lows, keep, true);
 	list_settle(l);
 	return 0;
+fail:
+	free(lows);
+	return r;
 }
 
 int dir_ensure(struct inode *dir)

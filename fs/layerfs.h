@@ -42,6 +42,7 @@ struct layer {
 	int fd;          /* O_PATH directory fd of the layer root */
 	dev_t dev;
 	char *path;
+	bool ino_exact;  /* its filesystem's d_ino is always st_ino (probe.c) */
 };
 
 struct dentry {
@@ -101,8 +102,10 @@ struct inode {
 	int32_t pt_id;               /* passthrough.c: backing id, 0 if none */
 	uint32_t pt_count;           /* handles open in passthrough */
 	bool pt_upper;               /* the backing file is the upper one */
+	bool lows_partial;           /* dirs: lows found so far by a probe (probe.c) */
 	int anchor_fd;               /* O_PATH fd kept when removed while open */
 	uint16_t nlows;              /* dirs: lower layers merged in */
+	uint16_t opq_known;          /* dirs: lows[0..opq_known) hide nothing below */
 	uint16_t *lows;
 	char *redirect;              /* dirs: lower path after a rename */
 	struct dirlist *dir;         /* NULL until built */
@@ -171,6 +174,7 @@ int layer_open_dir(uint16_t layer, const char *path);
 int layer_stat(uint16_t layer, const char *path, struct stat *st);
 ssize_t layer_getxattr(uint16_t layer, const char *path, const char *name,
 		       void *val, size_t size);
+ssize_t layer_listxattr_size(uint16_t layer, const char *path);
 int proc_fd_path(char *buf, size_t size, int fd, const char *name);
 int create_empty_at(int dirfd, const char *name, mode_t mode, bool excl);
 int fd_getxattr_path(int fd, const char *name, void *val, size_t size);
@@ -187,6 +191,31 @@ void dir_remove(struct inode *dir, struct dentry *d);
 void dir_free(struct dirlist *l);
 bool dentry_visible(const struct dentry *d);
 void dir_entry_changed(struct inode *dir, struct dentry *d, bool renamed);
+/* Is the directory at PATH in layer L opaque?  Is NAME under PARENT
+ * deleted there by an OCI whiteout? */
+bool path_is_opaque(uint16_t L, const char *path);
+bool path_is_whiteout(uint16_t L, const char *parent, const char *name);
+
+/* ---- probe.c: lookups without a listing ---- */
+/* 1: DIR/NAME found without building DIR's listing (*OUT filled);
+ * -ENOENT: it does not exist; 0: build the listing; other -errno. */
+struct probed {
+	uint64_t ino;
+	uint16_t layer;
+	uint16_t nlows;
+	uint16_t lows[2];
+	bool lows_partial;
+	struct stat st;
+};
+int probe_lookup(struct inode *dir, const char *name, struct probed *out);
+/* Finish the lower layers of a directory a probe found (before its listing
+ * is built); caller holds DIR's build lock and ns_lock. */
+int probe_complete_lows(struct inode *dir);
+/* DIR's lows, copied / replaced (LOWS taken over; CHECKED: none of them
+ * hides a layer below it but the last) under the lock probes use. */
+uint16_t *probe_copy_lows(struct inode *dir, uint16_t *n);
+void probe_set_lows(struct inode *dir, uint16_t *lows, uint16_t n, bool checked);
+void probe_layer_setup(struct layer *l);
 
 /* ---- file.c ---- */
 int layer_open_flags(int flags);
@@ -228,6 +257,9 @@ bool dir_prefetch_one(void);
 
 /* ---- attr.c: attributes ---- */
 int attr_of_dentry(struct inode *dir, struct dentry *d, struct stat *st);
+/* ... and whether D is a merged directory (lower layers under its top one,
+ * and not opaque there). */
+int attr_of_dentry_merged(struct inode *dir, struct dentry *d, struct stat *st, bool *merged);
 int attr_of_inode(struct inode *i, struct stat *st);
 void attr_fixup(struct stat *st, uint64_t ino, int fd_or_minus1,
 		uint16_t layer, const char *path);

@@ -30,15 +30,61 @@ static bool find_metacopy_data(struct inode *dir, struct dentry *d, uint16_t *da
 	return false;
 }
 
-static int copy_lows(struct inode *i, const struct dentry *d)
+/* What a name resolves to: from the listing or from a probe. */
+struct found {
+	uint64_t ino;
+	uint16_t layer;
+	uint16_t datalayer;
+	bool metacopy;
+	bool lows_partial;
+	uint16_t nlows;
+	const uint16_t *lows;
+	struct stat st;
+};
+
+static int copy_lows(struct inode *i, const struct found *f)
 {
-	if (!d->ndlayers)
+	if (!f->nlows)
 		return 0;
-	i->lows = malloc(sizeof(*i->lows) * d->ndlayers);
+	i->lows = malloc(sizeof(*i->lows) * f->nlows);
 	if (!i->lows)
 		return -ENOMEM;
-	memcpy(i->lows, d->dlayers, sizeof(*i->lows) * d->ndlayers);
-	i->nlows = d->ndlayers;
+	memcpy(i->lows, f->lows, sizeof(*i->lows) * f->nlows);
+	i->nlows = f->nlows;
+	i->lows_partial = f->lows_partial;
+	return 0;
+}
+
+static int found_in_listing(struct inode *dir, const char *name, struct found *f, bool excl)
+{
+	struct dentry *d;
+	bool merged;
+	int r = dir_lookup(dir, name, &d);
+	if (r < 0)
+		return r;
+	if ((r = attr_of_dentry_merged(dir, d, &f->st, &merged)) < 0)
+		return r;
+	if (d->layer != LAYER_UPPER && S_ISREG(f->st.st_mode) && f->st.st_nlink > 1 &&
+	    lfs->has_upper && index_has(d->ino)) {
+		/* Another name of this file was copied up: join it. */
+		if (!excl)
+			return -EAGAIN;
+		if ((r = index_link_locked(dir, d, f->st.st_nlink)) < 0 ||
+		    (r = attr_of_dentry(dir, d, &f->st)) < 0)
+			return r;
+	}
+	f->ino = d->ino;
+	f->layer = d->layer;
+	f->datalayer = 0;
+	f->metacopy = d->layer == LAYER_UPPER && d->type == DT_REG && dir->impure &&
+		      find_metacopy_data(dir, d, &f->datalayer, &f->st);
+	f->lows_partial = false;
+	f->nlows = d->type == DT_DIR ? d->ndlayers : 0;
+	f->lows = d->dlayers;
+	/* Opaque where it is on top: its own layer alone, as its build
+	 * would find (the listing of its parent does not look inside). */
+	if (f->nlows && !merged)
+		f->nlows = d->layer == LAYER_UPPER ? 0 : 1;
 	return 0;
 }
 
@@ -49,34 +95,25 @@ static int copy_lows(struct inode *i, const struct dentry *d)
 static int entry_of_locked(struct inode *dir, const char *name,
 			   struct fuse_entry_param *e, bool excl)
 {
-	struct dentry *d;
-	int r = dir_lookup(dir, name, &d);
+	struct probed p;
+	struct found f;
+	int r = probe_lookup(dir, name, &p);
+	if (r > 0)
+		f = (struct found){ .ino = p.ino, .layer = p.layer, .lows_partial = p.lows_partial,
+				    .nlows = p.nlows, .lows = p.lows, .st = p.st };
+	else if (r == 0)
+		r = found_in_listing(dir, name, &f, excl);
 	if (r < 0)
 		return r;
-	struct stat st;
-	if ((r = attr_of_dentry(dir, d, &st)) < 0)
-		return r;
-	if (d->layer != LAYER_UPPER && S_ISREG(st.st_mode) && st.st_nlink > 1 &&
-	    lfs->has_upper && index_has(d->ino)) {
-		/* Another name of this file was copied up: join it. */
-		if (!excl)
-			return -EAGAIN;
-		if ((r = index_link_locked(dir, d, st.st_nlink)) < 0 ||
-		    (r = attr_of_dentry(dir, d, &st)) < 0)
-			return r;
-	}
-	uint16_t datalayer = 0;
-	bool mc = d->layer == LAYER_UPPER && d->type == DT_REG && dir->impure &&
-		  find_metacopy_data(dir, d, &datalayer, &st);
 	bool created;
-	struct inode *i = inode_find_or_add(d->ino, mode_to_dt(st.st_mode), d->layer,
+	struct inode *i = inode_find_or_add(f.ino, mode_to_dt(f.st.st_mode), f.layer,
 					    dir, name, &created);
 	if (!i)
 		return -ENOMEM;
 	if (created) {
-		i->metacopy = mc;
-		i->datalayer = datalayer;
-		if (d->type == DT_DIR && (r = copy_lows(i, d)) < 0) {
+		i->metacopy = f.metacopy;
+		i->datalayer = f.datalayer;
+		if (S_ISDIR(f.st.st_mode) && (r = copy_lows(i, &f)) < 0) {
 			inode_forget(i, 1);
 			return r;
 		}
@@ -89,12 +126,12 @@ static int entry_of_locked(struct inode *dir, const char *name,
 			inode_forget(i, 1);
 			return r;
 		}
-		i->layer = d->layer;
+		i->layer = f.layer;
 		atomic_store(&i->xattrs, XATTRS_UNKNOWN);
 	}
 	memset(e, 0, sizeof(*e));
 	e->ino = (uintptr_t)i;
-	e->attr = st;
+	e->attr = f.st;
 	e->attr_timeout = lfs->timeout;
 	e->entry_timeout = lfs->timeout;
 	return 0;

@@ -40,6 +40,7 @@ static int open_dir(const char *what, const char *path, struct layer *l,
 	}
 	l->fd = fd;
 	l->dev = st.st_dev;
+	probe_layer_setup(l);
 	l->path = strdup(path);
 	return l->path ? 0 : -ENOMEM;
 }

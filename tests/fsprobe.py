@@ -4,6 +4,11 @@
   fsprobe.py inodes DIR            every name under DIR: unique st_ino per file,
                                    d_ino == st_ino; prints "ino path" lines
   fsprobe.py dino DIR              only the d_ino == st_ino check, recursively
+  fsprobe.py lookups-then-dino DIR LIST
+                                   lstat every path of LIST (relative to DIR, one a
+                                   line) before any directory is read, then walk DIR:
+                                   every entry's d_ino and st_ino must be the st_ino
+                                   its first lookup gave, and no path may appear or vanish
   fsprobe.py pattern FILE MIB      write a non-sparse file of MIB MiB, every
                                    4 KiB block tagged with its offset
   fsprobe.py write-at FILE OFF LEN BYTE
@@ -72,6 +77,32 @@ def cmd_dino(top):
            for p, d, st in walk(top) if d != st.st_ino]
     if bad:
         fail("\n".join(bad))
+
+
+def cmd_lookups_then_dino(top, listfile):
+    with open(listfile) as f:
+        paths = [os.path.normpath(line.rstrip("\n")) for line in f if line.strip()]
+    first = {}
+    for rel in paths:
+        try:
+            first[rel] = os.lstat(os.path.join(top, rel)).st_ino
+        except FileNotFoundError:
+            first[rel] = None
+    seen, bad = set(), []
+    for path, dino, st in walk(top):
+        rel = os.path.relpath(path, top)
+        seen.add(rel)
+        if rel not in first:
+            bad.append(f"{rel}: listed, but not found before")
+        elif first[rel] is None:
+            bad.append(f"{rel}: listed, but its lookup found nothing")
+        elif not dino == st.st_ino == first[rel]:
+            bad.append(f"{rel}: lookup st_ino {first[rel]}, d_ino {dino}, st_ino {st.st_ino}")
+    bad += [f"{rel}: found by lookup, not listed" for rel, ino in first.items()
+            if ino is not None and rel not in seen]
+    if bad:
+        fail("\n".join(bad))
+    print(f"{len(seen)} entries")
 
 
 def cmd_pattern(path, mib):
@@ -266,7 +297,8 @@ def cmd_acl_default(path):
 
 
 def main():
-    cmds = {"acl-enforce": cmd_acl_enforce, "acl-default": cmd_acl_default, "churn": cmd_churn, "inodes": cmd_inodes, "dino": cmd_dino, "pattern": cmd_pattern,
+    cmds = {"acl-enforce": cmd_acl_enforce, "acl-default": cmd_acl_default, "churn": cmd_churn, "inodes": cmd_inodes, "dino": cmd_dino,
+            "lookups-then-dino": cmd_lookups_then_dino, "pattern": cmd_pattern,
             "write-at": cmd_write_at, "expect": cmd_expect,
             "concurrent": cmd_concurrent, "acl": cmd_acl}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:

@@ -69,6 +69,11 @@ def op_stat(p):
     return "%o %o %s" % (kind >> 12, stat.S_IMODE(st.st_mode), size)
 
 
+def op_statn(p):                 # stat with the link count (merged directories: 1)
+    st = os.lstat(p)
+    return "%o %d" % (stat.S_IFMT(st.st_mode) >> 12, st.st_nlink)
+
+
 def op_statf(p):                 # stat following symlinks
     st = os.stat(p)
     return "%o %o" % (stat.S_IFMT(st.st_mode) >> 12, stat.S_IMODE(st.st_mode))

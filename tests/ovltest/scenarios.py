@@ -617,6 +617,62 @@ def layers_suite(n):
     return [Scenario("layers-%d" % n, layers, "", ops)]
 
 
+PROBE_LOWERS = 12
+
+
+def probe_suite():
+    """Lookups by name on a fresh mount, before any directory is read, in a
+    stack deeper than the layers a lookup probes before it reads the whole
+    directory: names at every depth, whiteouts above and below that limit, a
+    directory opaque halfway down, directories merged from layers far apart,
+    a directory over a file and a file over a directory.  Then the same
+    directories read, changed and read again."""
+    layers = []
+    for i in range(PROBE_LOWERS):
+        toks = ["deep/x%d" % i, "deep/o/o%d" % i]
+        toks += {0: ["deep/bottom", "deep/d/a0", "deep/w/old0", "deep/nest/a/b/c0"],
+                 1: ["deep/f2d=file", "deep/d2f/in", "deep/w/old1"],
+                 2: ["deep/gone2", "deep/e/y", "deep/n2/a/b/c2", "deep/w/old2"],
+                 3: ["deep/d/a3", "deep/mid=old", "deep/w/old3"],
+                 4: ["-deep/gone2"],
+                 5: ["deep/gone"],
+                 6: ["-deep/w"],
+                 8: ["deep/w/new", "deep/near", "deep/q/q8"],
+                 9: ["deep/mid=new", "deep/o/{o}", "deep/m/m9", "deep/wd/w9"],
+                 10: ["-deep/gone", "deep/e/z10", "deep/n2/a/b/c10", "-deep/near", "deep/q/{o}",
+                      "deep/q/q10", "deep/m=file", "-deep/wd"],
+                 11: ["deep/top", "deep/d/a11", "deep/e/z11", "deep/f2d/in", "deep/d2f=file",
+                      "deep/nest/a/b/c11", "deep/n2/a/b/c11", "deep/m/m11", "deep/wd/w11"]}.get(i, [])
+        layers.append(" ".join(toks))
+    # within the probed depth first: a lookup that goes deeper reads the
+    # whole directory, and later lookups in it are answered from that
+    looks = [("statn", "deep"), ("stat", "deep/near"), ("stat", "deep/q/q8"), ("stat", "deep/q/q10"),
+             ("statn", "deep/q"), ("statn", "deep/m"), ("stat", "deep/m/m9"), ("statn", "deep/wd"),
+             ("stat", "deep/wd/w9"), ("stat", "deep/top"), ("read", "deep/mid"), ("stat", "deep/bottom"),
+             ("stat", "deep/gone"), ("stat", "deep/gone2"), ("statn", "deep/d"),
+             ("stat", "deep/d/a0"), ("stat", "deep/d/a3"), ("statn", "deep/e"),
+             ("stat", "deep/e/y"), ("stat", "deep/e/z10"), ("statn", "deep/o"),
+             ("stat", "deep/o/o5"), ("stat", "deep/o/o9"), ("stat", "deep/o/o11"),
+             ("statn", "deep/w"), ("stat", "deep/w/old1"), ("stat", "deep/w/new"),
+             ("statn", "deep/f2d"), ("stat", "deep/f2d/in"), ("stat", "deep/d2f"),
+             ("stat", "deep/d2f/in"), ("statn", "deep/n2/a/b"), ("stat", "deep/n2/a/b/c2"),
+             ("stat", "deep/n2/a/b/c10"), ("statn", "deep/nest/a/b"), ("stat", "deep/nest/a/b/c0"),
+             ("stat", "deep/nothing"), ("stat", "deep/.wh.gone")]
+    reads = [("readdir", "deep/n2/a/b"), ("readdir", "deep/o"), ("readdir", "deep/e"),
+             ("readdir", "deep/q"), ("readdir", "deep/m"), ("readdir", "deep/wd"),
+             ("readdir", "deep/w"), ("readdir", "deep/d"), ("readdir", "deep")]
+    out = [Scenario("probe-lookups", layers, "", looks + reads),
+           Scenario("probe-then-change", layers, "", looks + [
+               ("creat", "deep/e/new", "n"), ("unlink", "deep/top"), ("mkdir", "deep/n2/a/b/nd"),
+               ("rename", "deep/e", "deep/e2"), ("unlink", "deep/nest/a/b/c0")] + reads +
+               [("readdir", "deep/e2"), ("stat", "deep/e2/y"), ("statn", "deep/e2")]),
+           # the merged directory's lower layers found after its own lookup
+           Scenario("probe-nested-first", layers, "", [
+               ("stat", "deep/n2/a/b/c2"), ("stat", "deep/e/y"), ("stat", "deep/o/o3"),
+               ("statn", "deep/n2/a"), ("readdir", "deep/n2/a/b"), ("readdir", "deep/e")])]
+    return _filter(out)
+
+
 def oci_suite():
     """Layer sets that exercise the OCI whiteout and opaque forms, plus every
     table scenario (their layers are given in OCI form too)."""
@@ -702,8 +758,12 @@ def suite(name):
         return readonly_suite()
     if name.startswith("layers-"):
         return layers_suite(int(name[7:]))
+    if name.startswith("probe"):
+        return probe_suite()
     raise SystemExit("unknown suite %r" % name)
 
 
 def nlowers(name):
+    if name.startswith("probe"):
+        return PROBE_LOWERS
     return int(name[7:]) if name.startswith("layers-") else NLOWERS
