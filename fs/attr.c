@@ -113,22 +113,7 @@ static void metacopy_blocks(struct stat *st, uint16_t datalayer, const char *lpa
 		st->st_blocks = ds.st_blocks;
 }
 
-/* Is D a merged directory: lower layers under its top one, and not opaque
- * in its top one (its build would then merge nothing from below)? */
-static bool dentry_merged(const struct dentry *d, const char *path)
-{
-	if (d->type != DT_DIR || !(d->ndlayers > 1 || (d->ndlayers && d->layer == LAYER_UPPER)))
-		return false;
-	return !path_is_opaque(d->layer, path);
-}
-
 int attr_of_dentry(struct inode *dir, struct dentry *d, struct stat *st)
-{
-	bool merged;
-	return attr_of_dentry_merged(dir, d, st, &merged);
-}
-
-int attr_of_dentry_merged(struct inode *dir, struct dentry *d, struct stat *st, bool *merged)
 {
 	char path[PATH_MAX];
 	int r = d->layer == LAYER_UPPER
@@ -141,8 +126,7 @@ int attr_of_dentry_merged(struct inode *dir, struct dentry *d, struct stat *st, 
 	attr_fixup(st, d->ino, -1, d->layer, path);
 	/* A merged directory's link count means nothing; report 1 as
 	 * kernel overlayfs does (find(1) then skips its leaf optimisation). */
-	*merged = dentry_merged(d, path);
-	if (*merged)
+	if (d->type == DT_DIR && (d->ndlayers > 1 || (d->ndlayers && d->layer == LAYER_UPPER)))
 		st->st_nlink = 1;
 	return 0;
 }

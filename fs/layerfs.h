@@ -257,9 +257,6 @@ bool dir_prefetch_one(void);
 
 /* ---- attr.c: attributes ---- */
 int attr_of_dentry(struct inode *dir, struct dentry *d, struct stat *st);
-/* ... and whether D is a merged directory (lower layers under its top one,
- * and not opaque there). */
-int attr_of_dentry_merged(struct inode *dir, struct dentry *d, struct stat *st, bool *merged);
 int attr_of_inode(struct inode *i, struct stat *st);
 void attr_fixup(struct stat *st, uint64_t ino, int fd_or_minus1,
 		uint16_t layer, const char *path);

@@ -58,11 +58,10 @@ static int copy_lows(struct inode *i, const struct found *f)
 static int found_in_listing(struct inode *dir, const char *name, struct found *f, bool excl)
 {
 	struct dentry *d;
-	bool merged;
 	int r = dir_lookup(dir, name, &d);
 	if (r < 0)
 		return r;
-	if ((r = attr_of_dentry_merged(dir, d, &f->st, &merged)) < 0)
+	if ((r = attr_of_dentry(dir, d, &f->st)) < 0)
 		return r;
 	if (d->layer != LAYER_UPPER && S_ISREG(f->st.st_mode) && f->st.st_nlink > 1 &&
 	    lfs->has_upper && index_has(d->ino)) {
@@ -81,10 +80,6 @@ static int found_in_listing(struct inode *dir, const char *name, struct found *f
 	f->lows_partial = false;
 	f->nlows = d->type == DT_DIR ? d->ndlayers : 0;
 	f->lows = d->dlayers;
-	/* Opaque where it is on top: its own layer alone, as its build
-	 * would find (the listing of its parent does not look inside). */
-	if (f->nlows && !merged)
-		f->nlows = d->layer == LAYER_UPPER ? 0 : 1;
 	return 0;
 }
 

@@ -8,8 +8,10 @@
  * layer, top down, as kernel overlayfs does.  A probe gives up after
  * PROBE_LAYERS layers without an answer (a name deep down, or absent, in a
  * deep stack): the listing is then built and answers this lookup and all
- * later ones.  A probe therefore costs a lookup at most a few system calls
- * more than the listing's own stat, however deep the stack.
+ * later ones.  A probe that gives up has cost two system calls for each
+ * layer it looked at (and an opacity check, once per layer of a
+ * directory), so a lookup never costs much more than with the listing
+ * alone, however deep the stack.
  *
  * A probe answers what the listing would: the top layer holding the name,
  * the same inode number (st_ino, on filesystems whose d_ino is st_ino),
@@ -176,10 +178,6 @@ static int probe_merge(struct inode *dir, uint16_t k, const char *path, const ch
 		if (r < 0)
 			return 0;
 		if (r == BELOW_DIR) {
-			/* Merged, unless opaque where found (as its build
-			 * would find it). */
-			if (path_is_opaque(out->lows[0], path))
-				return 1;
 			out->lows[out->nlows++] = dir->lows[j];
 			out->lows_partial = j + 1 < dir->nlows;
 			return 1;
