@@ -53,6 +53,7 @@ struct dentry {
 	uint16_t layer;          /* top layer holding the name */
 	uint8_t type;            /* DT_* ; DT_UNKNOWN never stored */
 	uint8_t flags;
+	_Atomic uint8_t lean;    /* sent by READDIRPLUS without attributes */
 	uint32_t hash;
 	uint32_t cookie;         /* readdir offset: unique in its listing */
 	char name[];
@@ -254,6 +255,8 @@ void inode_detach(struct inode *i);
 void dir_snap_invalidate(struct dirlist *l);
 /* Build one listing a walk will want next; false if none is waiting. */
 bool dir_prefetch_one(void);
+/* The kernel looks up a name READDIRPLUS sent without attributes. */
+void readdir_lean_miss(void);
 
 /* ---- attr.c: attributes ---- */
 int attr_of_dentry(struct inode *dir, struct dentry *d, struct stat *st);

@@ -61,6 +61,8 @@ static int found_in_listing(struct inode *dir, const char *name, struct found *f
 	int r = dir_lookup(dir, name, &d);
 	if (r < 0)
 		return r;
+	if (atomic_exchange_explicit(&d->lean, 0, memory_order_relaxed))
+		readdir_lean_miss();
 	if ((r = attr_of_dentry(dir, d, &f->st)) < 0)
 		return r;
 	if (d->layer != LAYER_UPPER && S_ISREG(f->st.st_mode) && f->st.st_nlink > 1 &&

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock_ns.h"
 #include "layerfs.h"
 
 struct dirsnap {
@@ -178,10 +179,44 @@ static uint32_t snap_seek(const struct dirsnap *s, uint64_t off)
 	return lo;
 }
 
-/* Add one entry to BUF; false when it does not fit. */
+/* What READDIRPLUS hands the kernel.  Attributes with every entry spare
+ * a caller that stats what it lists (ls -l, du, tar) a LOOKUP a name; a
+ * caller that does not (find, ls, rm -r: names and types only) they cost
+ * a stat of every file in the daemon and an inode in the kernel, a third
+ * of a fresh find.  So READDIRPLUS starts lean, with attributes for
+ * directories only (a walk enters them without a LOOKUP), and LEAN_MISSES
+ * lookups of names it sent bare show a caller that stats: replies carry
+ * every entry's attributes from then until RDPLUS_FULL_NS after the last
+ * such sign.  A stating walk pays LOOKUPs for the files of one directory a
+ * second.  Fresh mount of the rootfs, alternating runs: find 54 to 62 ms
+ * against 87 to 108 ms; du -s, ls -lR and ls -l of large directories
+ * within each other's spread. */
+#define LEAN_MISSES 4
+#define RDPLUS_FULL_NS NS_PER_SEC
+static _Atomic uint64_t rdplus_full_until;
+static _Atomic int lean_misses;
+
+void readdir_lean_miss(void)
+{
+	if (atomic_fetch_add_explicit(&lean_misses, 1, memory_order_relaxed) + 1 < LEAN_MISSES)
+		return;
+	atomic_store_explicit(&lean_misses, 0, memory_order_relaxed);
+	atomic_store_explicit(&rdplus_full_until,
+			      clock_ns(CLOCK_MONOTONIC_COARSE) + RDPLUS_FULL_NS,
+			      memory_order_relaxed);
+}
+
+static bool rdplus_lean(void)
+{
+	uint64_t until = atomic_load_explicit(&rdplus_full_until, memory_order_relaxed);
+	return !until || clock_ns(CLOCK_MONOTONIC_COARSE) >= until;
+}
+
+/* Add one entry to BUF (D: its dentry, NULL for "." and ".."); false when
+ * it does not fit. */
 static bool add_entry(fuse_req_t req, struct inode *dir, char *buf, size_t size,
 		      size_t *used, const char *name, uint64_t ino, uint8_t type,
-		      uint64_t cookie, bool plus, bool dots)
+		      uint64_t cookie, bool plus, struct dentry *d)
 {
 	struct stat st = { .st_ino = ino, .st_mode = (mode_t)DTTOIF(type) };
 	size_t len;
@@ -189,12 +224,15 @@ static bool add_entry(fuse_req_t req, struct inode *dir, char *buf, size_t size,
 		len = fuse_add_direntry(req, buf + *used, size - *used, name, &st, (off_t)cookie);
 	} else {
 		struct fuse_entry_param e = { .attr = st };
-		/* Gone, or to be resolved by a lookup: send the plain entry. */
-		if (!dots && entry_of_shared(dir, name, &e) < 0) {
+		bool lean = d && type != DT_DIR && rdplus_lean();
+		if (lean)
+			atomic_store_explicit(&d->lean, 1, memory_order_relaxed);
+		/* Lean, gone, or to be resolved by a lookup: the plain entry. */
+		if (d && (lean || entry_of_shared(dir, name, &e) < 0)) {
 			e.ino = 0;
 			e.attr = st;
 		}
-		if (e.ino && !dots && S_ISDIR(e.attr.st_mode) && cpulat_holding())
+		if (e.ino && d && S_ISDIR(e.attr.st_mode) && cpulat_holding())
 			prefetch_note(inode_get(e.ino));
 		len = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e,
 					     (off_t)cookie);
@@ -216,9 +254,9 @@ static int fill(fuse_req_t req, struct inode *dir, char *buf, size_t size, uint6
 		return r;
 	struct dirlist *l = dir->dir;
 	struct inode *parent = dir->parent ? dir->parent : dir;
-	if (off < 1 && !add_entry(req, dir, buf, size, used, ".", dir->ino, DT_DIR, 1, plus, true))
+	if (off < 1 && !add_entry(req, dir, buf, size, used, ".", dir->ino, DT_DIR, 1, plus, NULL))
 		return 0;
-	if (off < 2 && !add_entry(req, dir, buf, size, used, "..", parent->ino, DT_DIR, 2, plus, true))
+	if (off < 2 && !add_entry(req, dir, buf, size, used, "..", parent->ino, DT_DIR, 2, plus, NULL))
 		return 0;
 	/* Nothing can lie past the newest cookie: no snapshot needed. */
 	if (off + 1 >= l->next_cookie)
@@ -230,7 +268,7 @@ static int fill(fuse_req_t req, struct inode *dir, char *buf, size_t size, uint6
 	for (; k < s->n; k++) {
 		struct dentry *d = s->e[k];
 		if (!add_entry(req, dir, buf, size, used, d->name, d->ino, d->type, d->cookie,
-			       plus, false))
+			       plus, d))
 			break;
 	}
 	if (k == s->n)

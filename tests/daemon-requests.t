@@ -160,6 +160,28 @@ is "$(xattr_of "$M/big" user.lower)" none "a lower file without xattrs has none"
 is "$(xattr_of "$M/small" user.lower)" below "a lower file's own xattr shows"
 umount_wait
 
+# --- READDIRPLUS: attributes for directories until a caller stats files --------
+lower_tree() {
+	local d f
+	for d in 1 2 3 4 5 6 7 8; do
+		mkdir "$1/t$d"
+		for f in $(seq 20); do echo x > "$1/t$d/f$f"; done
+	done
+}
+mount_on ext4 "" lower_tree || tap_skip_all "layerfs does not mount on ext4 here"
+is "$(find "$M" | wc -l)" 171 "a fresh find lists every name"
+is "$(requests LOOKUP)" 0 "... and sends no LOOKUP: READDIRPLUS gave the directories' attributes"
+stat "$M/t1/f1" >/dev/null
+is "$(requests LOOKUP)" 1 "... but no file's: a stat of a file it listed is a LOOKUP"
+umount_wait
+mount_on ext4 "" lower_tree || tap_skip_all "layerfs does not mount on ext4 here"
+is "$(LC_ALL=C ls -lR "$M" | grep -c ' 2 [A-Z][a-z][a-z] .* f[0-9]*$')" 160 \
+	"a fresh ls -lR shows every file with its size"
+n=$(requests LOOKUP)
+is "$([ "$n" -le 25 ] && echo few)" few \
+	"... looking up one directory's files at most: then READDIRPLUS gives every entry's attributes ($n LOOKUPs, 160 files)"
+umount_wait
+
 # --- CPU latency hold ----------------------------------------------------------
 if [ ! -e /dev/cpu_dma_latency ]; then
 	tap_skip "CPU latency hold" "this kernel has no /dev/cpu_dma_latency"
