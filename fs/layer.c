@@ -82,41 +82,39 @@ static bool xattrat_missing(void)
 	return true;
 }
 
-ssize_t layer_getxattr(uint16_t layer, const char *path, const char *name,
-		       void *val, size_t size)
+/* An xattr read of PATH in LAYER: NAME's value, or (NAME NULL) the list
+ * of names. */
+static ssize_t xattr_read(uint16_t layer, const char *path, const char *name,
+			  void *val, size_t size)
 {
+	int dfd = lfs->layers[layer].fd;
 	if (!atomic_load_explicit(&no_xattrat, memory_order_relaxed) && size <= UINT32_MAX) {
 		struct xattrat_args a = { .value = (uintptr_t)val, .size = (uint32_t)size };
-		long n = syscall(__NR_getxattrat, lfs->layers[layer].fd, path, AT_SYMLINK_NOFOLLOW,
-				 name, &a, sizeof(a));
+		long n = name ? syscall(__NR_getxattrat, dfd, path, AT_SYMLINK_NOFOLLOW, name,
+					&a, sizeof(a))
+			      : syscall(__NR_listxattrat, dfd, path, AT_SYMLINK_NOFOLLOW, val, size);
 		if (n >= 0)
 			return n;
 		if (!xattrat_missing())
 			return -errno;
 	}
 	char p[PATH_MAX + 32];
-	if (proc_fd_path(p, sizeof(p), lfs->layers[layer].fd, path) < 0)
+	if (proc_fd_path(p, sizeof(p), dfd, path) < 0)
 		return -ENAMETOOLONG;
-	ssize_t n = lgetxattr(p, name, val, size);
+	ssize_t n = name ? lgetxattr(p, name, val, size) : llistxattr(p, val, size);
 	return n < 0 ? -errno : n;
+}
+
+ssize_t layer_getxattr(uint16_t layer, const char *path, const char *name,
+		       void *val, size_t size)
+{
+	return xattr_read(layer, path, name, val, size);
 }
 
 /* The size of PATH's xattr name list in LAYER: 0 when it has none. */
 ssize_t layer_listxattr_size(uint16_t layer, const char *path)
 {
-	if (!atomic_load_explicit(&no_xattrat, memory_order_relaxed)) {
-		long n = syscall(__NR_listxattrat, lfs->layers[layer].fd, path, AT_SYMLINK_NOFOLLOW,
-				 NULL, 0);
-		if (n >= 0)
-			return n;
-		if (!xattrat_missing())
-			return -errno;
-	}
-	char p[PATH_MAX + 32];
-	if (proc_fd_path(p, sizeof(p), lfs->layers[layer].fd, path) < 0)
-		return -ENAMETOOLONG;
-	ssize_t n = llistxattr(p, NULL, 0);
-	return n < 0 ? -errno : n;
+	return xattr_read(layer, path, NULL, NULL, 0);
 }
 
 /* "/proc/self/fd/FD" or "/proc/self/fd/FD/NAME": the path through which
