@@ -2,7 +2,6 @@
  * calls failing with ENOSYS, as on a kernel that predates them (a seccomp
  * filter, inherited by the program's children). */
 #include <errno.h>
-#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
