@@ -414,16 +414,14 @@ static int build(struct inode *dir, struct dirlist *l)
 	bool opaque = false;
 	int r;
 
-	if ((r = probe_complete_lows(dir)) < 0)
-		return r;
 	if (dir->layer == LAYER_UPPER && (r = build_upper(dir, l, &opaque)) < 0)
 		return r;
 	/* Probes read dir->lows until the listing is published: work on a
 	 * copy and install it at the end. */
 	uint16_t n, keep = 0;
-	uint16_t *lows = probe_copy_lows(dir, &n);
+	uint16_t *lows = probe_copy_lows(dir, &n, &r);
 	if (!lows)
-		return -ENOMEM;
+		return r;
 	for (uint16_t k = 0; k < n && !opaque; k++) {
 		uint16_t L = lows[k];
 		char path[PATH_MAX];

@@ -178,6 +178,11 @@ bool index_has(uint64_t ino)
 	return fstatat(lfs->indexfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+bool index_joins(uint64_t ino, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink > 1 && lfs->has_upper && index_has(ino);
+}
+
 int index_add_locked(struct inode *i)
 {
 	char name[32], up[PATH_MAX];

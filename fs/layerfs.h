@@ -197,24 +197,30 @@ void dir_entry_changed(struct inode *dir, struct dentry *d, bool renamed);
 bool path_is_opaque(uint16_t L, const char *path);
 bool path_is_whiteout(uint16_t L, const char *parent, const char *name);
 
+/* What a name resolves to, from the listing or from a probe: its number,
+ * top layer, attributes, and for a directory the lower layers it merges
+ * (LOWS: the dentry's, or a probe's own LOWS_BUF). */
+struct found {
+	uint64_t ino;
+	uint16_t layer;
+	uint16_t datalayer;
+	bool metacopy;
+	bool lows_partial;
+	uint16_t nlows;
+	const uint16_t *lows;
+	uint16_t lows_buf[2];
+	struct stat st;
+};
+
 /* ---- probe.c: lookups without a listing ---- */
 /* 1: DIR/NAME found without building DIR's listing (*OUT filled);
  * -ENOENT: it does not exist; 0: build the listing; other -errno. */
-struct probed {
-	uint64_t ino;
-	uint16_t layer;
-	uint16_t nlows;
-	uint16_t lows[2];
-	bool lows_partial;
-	struct stat st;
-};
-int probe_lookup(struct inode *dir, const char *name, struct probed *out);
-/* Finish the lower layers of a directory a probe found (before its listing
- * is built); caller holds DIR's build lock and ns_lock. */
-int probe_complete_lows(struct inode *dir);
-/* DIR's lows, copied / replaced (LOWS taken over; CHECKED: none of them
- * hides a layer below it but the last) under the lock probes use. */
-uint16_t *probe_copy_lows(struct inode *dir, uint16_t *n);
+int probe_lookup(struct inode *dir, const char *name, struct found *out);
+/* For DIR's listing build: its lows, completed if a probe found only the
+ * first of them, copied (*N of them; NULL: -ENOMEM, or an error in *ERR);
+ * then the set it keeps installed (LOWS taken over; CHECKED: none of them
+ * hides a layer below it but the last), under the lock probes use. */
+uint16_t *probe_copy_lows(struct inode *dir, uint16_t *n, int *err);
 void probe_set_lows(struct inode *dir, uint16_t *lows, uint16_t n, bool checked);
 void probe_layer_setup(struct layer *l);
 
@@ -286,6 +292,9 @@ void aliases_free(char **v, size_t n);
 int alias_link_locked(struct inode *i, uint16_t layer, const char *alias);
 int index_add_locked(struct inode *i);
 bool index_has(uint64_t ino);
+/* Is ST, lower file number INO, a hard link another name of which was
+ * copied up (the lookup joins it to that copy)? */
+bool index_joins(uint64_t ino, const struct stat *st);
 int index_link_locked(struct inode *dir, struct dentry *d, nlink_t lower_nlink);
 
 /* ---- remove.c: shared with rename ---- */

@@ -30,18 +30,6 @@ static bool find_metacopy_data(struct inode *dir, struct dentry *d, uint16_t *da
 	return false;
 }
 
-/* What a name resolves to: from the listing or from a probe. */
-struct found {
-	uint64_t ino;
-	uint16_t layer;
-	uint16_t datalayer;
-	bool metacopy;
-	bool lows_partial;
-	uint16_t nlows;
-	const uint16_t *lows;
-	struct stat st;
-};
-
 static int copy_lows(struct inode *i, const struct found *f)
 {
 	if (!f->nlows)
@@ -65,8 +53,7 @@ static int found_in_listing(struct inode *dir, const char *name, struct found *f
 		readdir_lean_miss();
 	if ((r = attr_of_dentry(dir, d, &f->st)) < 0)
 		return r;
-	if (d->layer != LAYER_UPPER && S_ISREG(f->st.st_mode) && f->st.st_nlink > 1 &&
-	    lfs->has_upper && index_has(d->ino)) {
+	if (d->layer != LAYER_UPPER && index_joins(d->ino, &f->st)) {
 		/* Another name of this file was copied up: join it. */
 		if (!excl)
 			return -EAGAIN;
@@ -92,13 +79,9 @@ static int found_in_listing(struct inode *dir, const char *name, struct found *f
 static int entry_of_locked(struct inode *dir, const char *name,
 			   struct fuse_entry_param *e, bool excl)
 {
-	struct probed p;
 	struct found f;
-	int r = probe_lookup(dir, name, &p);
-	if (r > 0)
-		f = (struct found){ .ino = p.ino, .layer = p.layer, .lows_partial = p.lows_partial,
-				    .nlows = p.nlows, .lows = p.lows, .st = p.st };
-	else if (r == 0)
+	int r = probe_lookup(dir, name, &f);
+	if (r == 0)
 		r = found_in_listing(dir, name, &f, excl);
 	if (r < 0)
 		return r;

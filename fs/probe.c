@@ -19,7 +19,7 @@
  * (dentry.dlayers).  Those are found as far as the second one, which is
  * all a stat needs (a directory merged from two layers reports one link);
  * the rest are probed when the directory's own listing is built or a name
- * in it is probed (probe_complete_lows).
+ * in it is probed (complete_locked).
  *
  * The layers of an unbuilt directory (inode.lows) are read by probes and
  * changed by them (a layer found opaque hides those below it) under
@@ -134,12 +134,6 @@ static int complete_locked(struct inode *c)
 	return 0;
 }
 
-int probe_complete_lows(struct inode *dir)
-{
-	LOWS_LOCKED;
-	return complete_locked(dir);
-}
-
 void probe_set_lows(struct inode *dir, uint16_t *lows, uint16_t n, bool checked)
 {
 	LOWS_LOCKED;
@@ -150,9 +144,12 @@ void probe_set_lows(struct inode *dir, uint16_t *lows, uint16_t n, bool checked)
 	dir->lows_partial = false;
 }
 
-uint16_t *probe_copy_lows(struct inode *dir, uint16_t *n)
+uint16_t *probe_copy_lows(struct inode *dir, uint16_t *n, int *err)
 {
 	LOWS_LOCKED;
+	if ((*err = complete_locked(dir)) < 0)
+		return NULL;
+	*err = -ENOMEM;
 	*n = dir->nlows;
 	uint16_t *v = malloc(sizeof(*v) * (*n ? *n : 1u));
 	if (v && *n)
@@ -163,9 +160,9 @@ uint16_t *probe_copy_lows(struct inode *dir, uint16_t *n)
 /* A directory found in DIR's lows[K]: the next layer merging it, within
  * PROBE_LAYERS.  0 when the probe should give way to the listing. */
 static int probe_merge(struct inode *dir, uint16_t k, const char *path, const char *dpath,
-		       const char *name, struct probed *out)
+		       const char *name, struct found *out)
 {
-	out->lows[0] = dir->lows[k];
+	out->lows_buf[0] = dir->lows[k];
 	out->nlows = 1;
 	for (uint16_t j = (uint16_t)(k + 1); j < dir->nlows; j++) {
 		if (!visible_below(dir, (uint16_t)(j - 1), dpath))
@@ -178,7 +175,7 @@ static int probe_merge(struct inode *dir, uint16_t k, const char *path, const ch
 		if (r < 0)
 			return 0;
 		if (r == BELOW_DIR) {
-			out->lows[out->nlows++] = dir->lows[j];
+			out->lows_buf[out->nlows++] = dir->lows[j];
 			out->lows_partial = j + 1 < dir->nlows;
 			return 1;
 		}
@@ -188,19 +185,17 @@ static int probe_merge(struct inode *dir, uint16_t k, const char *path, const ch
 
 /* NAME found in DIR's lows[K] with ST: fill OUT. */
 static int probe_found(struct inode *dir, uint16_t k, const char *path, const char *dpath,
-		       const char *name, struct stat *st, struct probed *out)
+		       const char *name, struct stat *st, struct found *out)
 {
 	uint16_t L = dir->lows[k];
 	if (wh_is_chardev_whiteout(st))
 		return -ENOENT;
 	if (st->st_dev != lfs->layers[L].dev)
 		return 0; /* a mount inside the layer: the listing's d_ino differs */
-	out->layer = L;
-	out->ino = ino_compose(L, st->st_ino);
-	out->nlows = 0;
-	out->lows_partial = false;
+	*out = (struct found){ .layer = L, .ino = ino_compose(L, st->st_ino) };
+	out->lows = out->lows_buf;
 	/* Another name of this file was copied up: the listing joins it. */
-	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && lfs->has_upper && index_has(out->ino))
+	if (index_joins(out->ino, st))
 		return 0;
 	if (S_ISDIR(st->st_mode)) {
 		int r = probe_merge(dir, k, path, dpath, name, out);
@@ -214,14 +209,14 @@ static int probe_found(struct inode *dir, uint16_t k, const char *path, const ch
 	return 1;
 }
 
-int probe_lookup(struct inode *dir, const char *name, struct probed *out)
+int probe_lookup(struct inode *dir, const char *name, struct found *out)
 {
 	if (__atomic_load_n(&dir->dir, __ATOMIC_ACQUIRE) || dir->layer == LAYER_UPPER)
 		return 0;
 	if (wh_is_hidden_name(name))
 		return -ENOENT; /* never shown */
 	LOWS_LOCKED;
-	if (dir->lows_partial && complete_locked(dir) < 0)
+	if (complete_locked(dir) < 0)
 		return 0;
 	char dpath[PATH_MAX], path[PATH_MAX];
 	if (!dir->nlows || path_lower_dir(dir, dpath, sizeof(dpath)) < 0 ||

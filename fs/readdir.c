@@ -206,25 +206,29 @@ void readdir_lean_miss(void)
 			      memory_order_relaxed);
 }
 
-static bool rdplus_lean(void)
+/* What a reply carries: names and types (READDIR), and with READDIRPLUS
+ * the attributes of every entry, or of directories only (lean). */
+enum rd_mode { RD_NAMES, RD_PLUS, RD_PLUS_LEAN };
+
+static enum rd_mode rdplus_mode(void)
 {
 	uint64_t until = atomic_load_explicit(&rdplus_full_until, memory_order_relaxed);
-	return !until || clock_ns(CLOCK_MONOTONIC_COARSE) >= until;
+	return until && clock_ns(CLOCK_MONOTONIC_COARSE) < until ? RD_PLUS : RD_PLUS_LEAN;
 }
 
 /* Add one entry to BUF (D: its dentry, NULL for "." and ".."); false when
  * it does not fit. */
 static bool add_entry(fuse_req_t req, struct inode *dir, char *buf, size_t size,
 		      size_t *used, const char *name, uint64_t ino, uint8_t type,
-		      uint64_t cookie, bool plus, struct dentry *d)
+		      uint64_t cookie, enum rd_mode mode, struct dentry *d)
 {
 	struct stat st = { .st_ino = ino, .st_mode = (mode_t)DTTOIF(type) };
 	size_t len;
-	if (!plus) {
+	if (mode == RD_NAMES) {
 		len = fuse_add_direntry(req, buf + *used, size - *used, name, &st, (off_t)cookie);
 	} else {
 		struct fuse_entry_param e = { .attr = st };
-		bool lean = d && type != DT_DIR && rdplus_lean();
+		bool lean = d && type != DT_DIR && mode == RD_PLUS_LEAN;
 		if (lean)
 			atomic_store_explicit(&d->lean, 1, memory_order_relaxed);
 		/* Lean, gone, or to be resolved by a lookup: the plain entry. */
@@ -246,7 +250,7 @@ static bool add_entry(fuse_req_t req, struct inode *dir, char *buf, size_t size,
 }
 
 static int fill(fuse_req_t req, struct inode *dir, char *buf, size_t size, uint64_t off,
-		bool plus, size_t *used)
+		enum rd_mode mode, size_t *used)
 {
 	NS_READ;
 	int r = dir_ensure(dir);
@@ -254,9 +258,9 @@ static int fill(fuse_req_t req, struct inode *dir, char *buf, size_t size, uint6
 		return r;
 	struct dirlist *l = dir->dir;
 	struct inode *parent = dir->parent ? dir->parent : dir;
-	if (off < 1 && !add_entry(req, dir, buf, size, used, ".", dir->ino, DT_DIR, 1, plus, NULL))
+	if (off < 1 && !add_entry(req, dir, buf, size, used, ".", dir->ino, DT_DIR, 1, mode, NULL))
 		return 0;
-	if (off < 2 && !add_entry(req, dir, buf, size, used, "..", parent->ino, DT_DIR, 2, plus, NULL))
+	if (off < 2 && !add_entry(req, dir, buf, size, used, "..", parent->ino, DT_DIR, 2, mode, NULL))
 		return 0;
 	/* Nothing can lie past the newest cookie: no snapshot needed. */
 	if (off + 1 >= l->next_cookie)
@@ -268,7 +272,7 @@ static int fill(fuse_req_t req, struct inode *dir, char *buf, size_t size, uint6
 	for (; k < s->n; k++) {
 		struct dentry *d = s->e[k];
 		if (!add_entry(req, dir, buf, size, used, d->name, d->ino, d->type, d->cookie,
-			       plus, d))
+			       mode, d))
 			break;
 	}
 	if (k == s->n)
@@ -277,7 +281,8 @@ static int fill(fuse_req_t req, struct inode *dir, char *buf, size_t size, uint6
 	return 0;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       enum rd_mode mode)
 {
 	_cleanup_free_ char *buf = malloc(size);
 	size_t used = 0;
@@ -285,7 +290,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int r = fill(req, inode_get(ino), buf, size, off < 0 ? 0 : (uint64_t)off, plus, &used);
+	int r = fill(req, inode_get(ino), buf, size, off < 0 ? 0 : (uint64_t)off, mode, &used);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -295,13 +300,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, false);
+	do_readdir(req, ino, size, off, RD_NAMES);
 }
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, true);
+	do_readdir(req, ino, size, off, rdplus_mode());
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
