@@ -158,7 +158,7 @@ mount_union() {
     layerfs|layerfs-nopt)
         # layerfs-nopt: without the two features that need root (passthrough,
         # the CPU latency hold), as a rootless mount runs.
-        [[ $fs == layerfs-nopt ]] && opts+=",passthrough=off,cpu_latency=off"
+        [[ $fs == layerfs-nopt ]] && opts+=",passthrough=off,cpu_latency=poll"
         "$LAYERFS" -f -o "$opts" "$mnt" 2>>"${BENCH_LOG:-/dev/null}" &
         wait_mounted "$mnt" $! "$LAYERFS" || { log "$fs did not mount"; return 1; } ;;
     plain)

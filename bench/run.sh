@@ -134,7 +134,7 @@ for fs in "${want[@]}"; do
         FSES+=("$fs")
         case $fs in
         layerfs) v=$("$LAYERFS" --version 2>&1 | head -n1) ;;
-        layerfs-nopt) v="$("$LAYERFS" --version 2>&1 | head -n1), -o passthrough=off,cpu_latency=off" ;;
+        layerfs-nopt) v="$("$LAYERFS" --version 2>&1 | head -n1), -o passthrough=off,cpu_latency=poll" ;;
         fuse-overlayfs) v=$("$FUSE_OVERLAYFS" --version 2>&1 | grep -i 'fuse-overlayfs' | head -n1) ;;
         kernel) v="overlay, Linux $(uname -r), defaults:$(cd /sys/module/overlay/parameters 2>/dev/null \
                     && for p in redirect_dir index metacopy xino_auto; do printf ' %s=%s' "$p" "$(cat "$p")"; done)" ;;

@@ -1,4 +1,4 @@
-/* Keeping idle CPUs awake while requests come in bursts.
+/* Keeping CPUs awake while requests come in bursts.
  *
  * A FUSE request is a round trip between two tasks: the caller sleeps
  * until the daemon answers, the daemon sleeps until the next request.
@@ -9,17 +9,22 @@
  * of 2,000 small files took 2.7 s, against 0.5 s with idle CPUs polling.
  * Kernel overlayfs makes no round trips and does not pay this.
  *
- * The kernel's CPU latency QoS (/dev/cpu_dma_latency) lets a task ask
- * that no CPU enter an idle state slower to leave than a given latency;
- * asking for 0 leaves only polling.  The request holds while the
- * descriptor is open and ends with the process.  Holding it costs power
- * (idle CPUs spin), so in the default mode, auto, layerfs holds it only
- * during a burst of requests: from the first BURST_MIN requests within a
- * window until a window passes with fewer than QUIET_MAX.  The receiving
- * thread counts requests and opens the hold; a watcher thread ends it.
- * While the hold is on, the receiving thread also polls the device for
- * the next request before sleeping (loop.c).
- * The device is root's alone, so rootless mounts run without it. */
+ * Two things keep the CPUs awake, and both cost power, so in the default
+ * mode, auto, layerfs does them only during a burst of requests: from the
+ * first BURST_MIN requests within a window until a window passes with
+ * fewer than QUIET_MAX.  The receiving thread counts requests and starts
+ * a burst; a watcher thread ends it.
+ *  - The receiving thread polls the device for the next request before it
+ *    sleeps (loop.c), so its own CPU does not go idle between requests.
+ *  - The kernel's CPU latency QoS (/dev/cpu_dma_latency) lets a task ask
+ *    that no CPU enter an idle state slower to leave than a given
+ *    latency; asking for 0 leaves only polling, so the caller's CPU, idle
+ *    while it waits for the reply, wakes fast too.  The request holds
+ *    while the descriptor is open and ends with the process.
+ * The device is root's alone: rootless mounts get the polling receiver
+ * only, as does cpu_latency=poll.  2,000 fresh stats on this kind of
+ * machine: 150 to 250 ms with neither, 60 to 100 ms polling, 35 to 45 ms
+ * with both. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -37,14 +42,14 @@
 #define NO_LIMIT 2000000000 /* the kernel's default: any idle state */
 
 static struct {
-	int fd;                   /* -1: off or not permitted */
+	int fd;                   /* the QoS device; -1: not asked or not permitted */
 	bool watching;            /* the watcher thread runs */
 	/* receiving thread only */
 	uint64_t win_start;
 	unsigned win_count;
 	/* shared with the watcher */
 	atomic_ulong requests;
-	atomic_bool holding;
+	atomic_bool burst;        /* requests are flowing: keep CPUs awake */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	atomic_bool stop;
@@ -55,9 +60,12 @@ static struct {
 	.wake = PTHREAD_COND_INITIALIZER,
 };
 
-/* Ask for LIMIT microseconds of wakeup latency at most. */
+/* Ask for LIMIT microseconds of wakeup latency at most, where the
+ * device is open. */
 static void set_limit(int32_t limit)
 {
+	if (cl.fd < 0)
+		return;
 	/* A 4-byte write is read as a binary value. */
 	if (write(cl.fd, &limit, sizeof(limit)) != (ssize_t)sizeof(limit))
 		lfs_debug("cpu latency request %d: %s\n", (int)limit, strerror(errno));
@@ -69,7 +77,7 @@ static void *watcher(void *arg)
 	const struct timespec window = ns_timespec(WINDOW_NS);
 	pthread_mutex_lock(&cl.lock);
 	while (!atomic_load(&cl.stop)) {
-		if (!atomic_load(&cl.holding)) {
+		if (!atomic_load(&cl.burst)) {
 			pthread_cond_wait(&cl.wake, &cl.lock);
 			continue;
 		}
@@ -81,8 +89,9 @@ static void *watcher(void *arg)
 			seen = atomic_load_explicit(&cl.requests, memory_order_relaxed) - before;
 		} while (seen >= QUIET_MAX && !atomic_load(&cl.stop));
 		set_limit(NO_LIMIT);
+		lfs_debug("burst of requests over\n");
 		pthread_mutex_lock(&cl.lock);
-		atomic_store(&cl.holding, false);
+		atomic_store(&cl.burst, false);
 	}
 	pthread_mutex_unlock(&cl.lock);
 	return NULL;
@@ -93,23 +102,20 @@ void cpulat_start(void)
 	int mode = lfs->opts.cpu_latency;
 	if (mode == CPU_LATENCY_OFF)
 		return;
-	cl.fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
-	if (cl.fd < 0) {
-		lfs_debug("no CPU latency hold: /dev/cpu_dma_latency: %s\n", strerror(errno));
-		return;
+	if (mode != CPU_LATENCY_POLL) {
+		cl.fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+		if (cl.fd < 0)
+			lfs_debug("no CPU latency hold: /dev/cpu_dma_latency: %s\n",
+				  strerror(errno));
 	}
-	/* A new request starts at the default, no limit. */
+	/* A new QoS request starts at the default, no limit. */
 	if (mode == CPU_LATENCY_ON) {
 		set_limit(0);
-		atomic_store(&cl.holding, true);
+		atomic_store(&cl.burst, true);
 		return;
 	}
-	if (pthread_create(&cl.tid, NULL, watcher, NULL) == 0) {
+	if (pthread_create(&cl.tid, NULL, watcher, NULL) == 0)
 		cl.watching = true;
-		return;
-	}
-	close(cl.fd);
-	cl.fd = -1;
 }
 
 /* Called by the receiving thread for each request. */
@@ -118,7 +124,7 @@ void cpulat_note(void)
 	if (!cl.watching)
 		return;
 	atomic_fetch_add_explicit(&cl.requests, 1, memory_order_relaxed);
-	if (atomic_load_explicit(&cl.holding, memory_order_relaxed))
+	if (atomic_load_explicit(&cl.burst, memory_order_relaxed))
 		return;
 	uint64_t t = clock_ns(CLOCK_MONOTONIC_COARSE);
 	if (t - cl.win_start >= WINDOW_NS) {
@@ -129,15 +135,17 @@ void cpulat_note(void)
 		return;
 	cl.win_count = 0;
 	set_limit(0);
+	lfs_debug("burst of requests: the receiver polls for the next%s\n",
+		  cl.fd >= 0 ? ", idle CPUs poll (cpu_dma_latency 0)" : "");
 	pthread_mutex_lock(&cl.lock);
-	atomic_store(&cl.holding, true);
+	atomic_store(&cl.burst, true);
 	pthread_cond_signal(&cl.wake);
 	pthread_mutex_unlock(&cl.lock);
 }
 
-bool cpulat_holding(void)
+bool cpulat_burst(void)
 {
-	return atomic_load_explicit(&cl.holding, memory_order_relaxed);
+	return atomic_load_explicit(&cl.burst, memory_order_relaxed);
 }
 
 void cpulat_stop(void)

@@ -237,10 +237,11 @@ static inline int fh_fd(const struct fuse_file_info *fi)
 /* ---- loop.c ---- */
 int loop_run(struct fuse_session *se);
 
-/* ---- cpulatency.c: idle CPUs poll during bursts of requests ---- */
+/* ---- cpulatency.c: CPUs stay awake during bursts of requests ---- */
 void cpulat_start(void);
 void cpulat_note(void);
-bool cpulat_holding(void);
+/* Requests are flowing: the receiver polls for the next one. */
+bool cpulat_burst(void);
 void cpulat_stop(void);
 
 /* ---- passthrough.c ---- */

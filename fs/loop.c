@@ -141,8 +141,8 @@ static int hand_off(const struct fuse_buf *buf)
 	return 0;
 }
 
-/* How long the receiver polls the device for the next request, while the
- * CPU latency hold is on, before it sleeps in read. */
+/* How long the receiver polls the device for the next request, during a
+ * burst of requests (cpulatency.c), before it sleeps in read. */
 #define SPIN_NS 100000
 
 /* During a burst the next request usually comes within microseconds, and
@@ -177,7 +177,7 @@ int loop_run(struct fuse_session *se)
 		pool.workers = 1;
 	int devfd = fuse_session_fd(se);
 	while (!fuse_session_exited(se)) {
-		if (cpulat_holding())
+		if (cpulat_burst())
 			spin_for_request(devfd);
 		r = fuse_session_receive_buf(se, &buf);
 		if (r == -EINTR)

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 "                          when not root of the initial user namespace)\n"
 "     static_nlink, noacl, timeout=SECONDS (default 86400), threaded=0|1,\n"
 "     writeback=0|1, redirect_dir=on|off, metacopy=on|off, debug\n"
-"     passthrough=all|upper|off, cpu_latency=auto|on|off\n"
+"     passthrough=all|upper|off, cpu_latency=auto|on|off|poll\n"
 "     allow_other, allow_root, ro, noatime, nodev, nosuid, noexec, ...\n"
 "  -V, --version           print the version\n"
 "  -h, --help              print this help\n");

@@ -236,7 +236,7 @@ static bool add_entry(fuse_req_t req, struct inode *dir, char *buf, size_t size,
 			e.ino = 0;
 			e.attr = st;
 		}
-		if (e.ino && d && S_ISDIR(e.attr.st_mode) && cpulat_holding())
+		if (e.ino && d && S_ISDIR(e.attr.st_mode) && cpulat_burst())
 			prefetch_note(inode_get(e.ino));
 		len = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e,
 					     (off_t)cookie);

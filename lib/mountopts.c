@@ -245,7 +245,7 @@ static int parse_keyval(struct mount_opts *o, const char *key, const char *v)
 		return parse_mode(v, modes, ARRAY_SIZE(modes), &o->passthrough);
 	}
 	if (!strcmp(key, "cpu_latency")) {
-		static const char *const modes[] = { "off", "auto", "on" };
+		static const char *const modes[] = { "off", "auto", "on", "poll" };
 		return parse_mode(v, modes, ARRAY_SIZE(modes), &o->cpu_latency);
 	}
 	if (!strcmp(key, "xattr_permissions")) {

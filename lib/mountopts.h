@@ -45,8 +45,10 @@ struct mount_opts {
 
 /* Which open files the kernel reads and writes directly (fs/passthrough.c). */
 enum { PASSTHROUGH_OFF, PASSTHROUGH_UPPER, PASSTHROUGH_ALL };
-/* When the daemon asks the kernel to keep idle CPUs polling (fs/cpulatency.c). */
-enum { CPU_LATENCY_OFF, CPU_LATENCY_AUTO, CPU_LATENCY_ON };
+/* When the daemon keeps CPUs awake (fs/cpulatency.c): the receiving
+ * thread polls during bursts of requests, and where permitted, the kernel
+ * keeps idle CPUs polling.  POLL: the first only, as rootless mounts get. */
+enum { CPU_LATENCY_OFF, CPU_LATENCY_AUTO, CPU_LATENCY_ON, CPU_LATENCY_POLL };
 
 void mount_opts_init(struct mount_opts *o);
 void mount_opts_free(struct mount_opts *o);

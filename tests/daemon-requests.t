@@ -10,9 +10,11 @@
 #  - xattr reads of a file known to have none (ls -l asks every file for
 #    security.selinux, a write or chown for security.capability) answered
 #    without a system call, and right after the file gains one;
-#  - the CPU latency hold (cpu_latency=auto|on|off): while requests come
-#    in bursts, the daemon asks through /dev/cpu_dma_latency that idle
-#    CPUs poll instead of halting, and lets go when they stop.
+#  - keeping CPUs awake (cpu_latency=auto|on|off|poll): while requests
+#    come in bursts, the receiving thread polls for the next one and the
+#    daemon asks through /dev/cpu_dma_latency that idle CPUs poll instead
+#    of halting (poll: the first only, as rootless mounts), and both stop
+#    when the requests do.
 # The daemon runs in the foreground; -o debug logs every request.
 . "$(dirname "$0")/lib.sh"
 
@@ -214,6 +216,16 @@ print(low)
 EOF
 }
 holds_device() { ls -l "/proc/$DAEMON/fd" 2>/dev/null | grep -c cpu_dma_latency; }
+# bursts_logged N SUFFIX: "ok" if the debug log shows at least N bursts
+# started (their message ending in SUFFIX), and as many ended.  A pause of
+# the test's own (a busy machine) may split one burst in two.
+bursts_logged() {
+	local started ended
+	started=$(grep -c "^burst of requests: the receiver polls for the next$2\$" "$T/log")
+	ended=$(grep -c "^burst of requests over\$" "$T/log")
+	[ "$started" -ge "$1" ] && [ "$started" = "$ended" ] && echo ok ||
+		echo "$started started, $ended ended"
+}
 
 mount_on tmpfs || tap_skip_all "layerfs does not mount on tmpfs here"
 sleep 0.1
@@ -224,11 +236,23 @@ is "$(limit)" "$NO_LIMIT" "cpu_latency=auto: the hold ends once the burst stops"
 is "$(burst 0.5)" 0 "cpu_latency=auto: a second burst holds again"
 umount_wait
 is "$(limit)" "$NO_LIMIT" "cpu_latency=auto: nothing is held after unmount"
+is "$(bursts_logged 2 ", idle CPUs poll (cpu_dma_latency 0)")" ok "cpu_latency=auto: each burst made the receiver poll and idle CPUs poll, and each ended"
 
 mount_on tmpfs cpu_latency=off || tap_skip_all "layerfs does not mount on tmpfs here"
 is "$(burst 1)" "$NO_LIMIT" "cpu_latency=off: a burst asks nothing"
 is "$(holds_device)" 0 "cpu_latency=off: the daemon does not open /dev/cpu_dma_latency"
 umount_wait
+is "$(grep -c "burst of requests" "$T/log")" 0 "cpu_latency=off: the receiver never polls"
+
+# poll: what a rootless mount gets, the device being root's.
+mount_on tmpfs cpu_latency=poll || tap_skip_all "layerfs does not mount on tmpfs here"
+is "$(burst 1)" "$NO_LIMIT" "cpu_latency=poll: a burst asks no CPU latency"
+is "$(holds_device)" 0 "cpu_latency=poll: the daemon does not open /dev/cpu_dma_latency"
+sleep 0.3
+is "$(burst 0.5)" "$NO_LIMIT" "cpu_latency=poll: nor does a second burst"
+umount_wait
+is "$(bursts_logged 2 "")" ok "cpu_latency=poll: each burst made the receiver poll, and each ended"
+is "$(grep -c "idle CPUs poll" "$T/log")" 0 "cpu_latency=poll: idle CPUs are left alone"
 
 mount_on tmpfs cpu_latency=on || tap_skip_all "layerfs does not mount on tmpfs here"
 sleep 0.1

@@ -2,9 +2,11 @@
 # layerfs run by an unprivileged user inside a user namespace: mounting,
 # copy-up and whiteouts, an image whose owners, modes and device nodes live
 # in user.containers.override_stat, ownership the namespace cannot hold,
-# the fuse-overlayfs options podman passes, and the union semantics of
-# semantics-lib.sh as the user.  Where fuse-overlayfs is installed, each
-# option check runs against it too and its answer is shown.
+# the fuse-overlayfs options podman passes, the receiver polling during a
+# burst of requests without the root-only CPU latency device, and the
+# union semantics of semantics-lib.sh as the user.  Where fuse-overlayfs
+# is installed, each option check runs against it too and its answer is
+# shown.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/testuser-lib.sh"
 SEM_BIG_MIB=256 # as the user: a smaller large file, for time
@@ -258,6 +260,33 @@ check_ns "debug logs requests and the mount works" root '
 	for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 	[ -s "$d/log" ] || { echo "debug printed nothing"; exit 1; }
 	grep -qi lookup "$d/log" || { echo "no LOOKUP in the debug log:"; head -5 "$d/log"; exit 1; }'
+
+# layerfs alone: how it keeps CPUs awake has no counterpart in the peer.
+desc="a burst of requests makes the receiver poll; /dev/cpu_dma_latency, root's, is left alone"
+if out=$(inns root layerfs '
+	d=$(mktemp -d "$W/run/burst.XXXXXX"); mkdir "$d/u" "$d/w" "$d/m"
+	"$FSBIN" -o "lowerdir=$W/img,upperdir=$d/u,workdir=$d/w,debug" "$d/m" >"$d/log" 2>&1 &
+	pid=$!
+	for i in $(seq 100); do mountpoint -q "$d/m" && break; sleep 0.05; done
+	RL_MOUNTS+=("$d/m")
+	python3 -c "import os, sys, time
+end = time.monotonic() + 0.5
+n = 0
+while time.monotonic() < end:
+    p = os.path.join(sys.argv[1], \"b%d\" % (n % 50))
+    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
+    os.unlink(p)
+    n += 1" "$d/m/plain" || exit 1
+	held=$(ls -l "/proc/$pid/fd" 2>/dev/null | grep -c cpu_dma_latency)
+	umount "$d/m"
+	for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+	want "$held" 0 "descriptors of /dev/cpu_dma_latency the daemon holds"
+	grep -q "^burst of requests: the receiver polls for the next\$" "$d/log" ||
+		{ echo "no burst with the receiver polling in the debug log:"; grep burst "$d/log"; exit 1; }'); then
+	tap_ok "$desc"
+else
+	tap_not_ok "$desc" "$out"
+fi
 
 check_ns "xattr_permissions=0 ignores override_stat; 1 and 2 honour it" auto '
 	rl_mount xattr_permissions=0

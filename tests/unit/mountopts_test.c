@@ -1,5 +1,6 @@
 /* Mount option parsing: the fuse-overlayfs/kernel overlayfs syntax. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,19 @@ int main(void)
 	ok(o.allow_other, "allow_other noted");
 	ok(o.fuse_opts && strstr(o.fuse_opts, "noatime") && strstr(o.fuse_opts, "nodev"),
 	   "pass-through options kept: %s", o.fuse_opts ? o.fuse_opts : "");
+
+	is_int(o.cpu_latency, CPU_LATENCY_AUTO, "cpu_latency: auto by default");
+	static const struct { const char *v; int mode; } lat[] = {
+		{ "off", CPU_LATENCY_OFF }, { "on", CPU_LATENCY_ON },
+		{ "poll", CPU_LATENCY_POLL }, { "auto", CPU_LATENCY_AUTO },
+	};
+	for (size_t k = 0; k < sizeof(lat) / sizeof(lat[0]); k++) {
+		char opt[64];
+		snprintf(opt, sizeof(opt), "lowerdir=/a,cpu_latency=%s", lat[k].v);
+		is_int(parse(&o, opt, err), 0, "%s", opt);
+		is_int(o.cpu_latency, lat[k].mode, "cpu_latency=%s is its mode", lat[k].v);
+	}
+	is_int(parse(&o, "lowerdir=/a,cpu_latency=spin", err), -EINVAL, "an unknown cpu_latency mode refused");
 
 	is_int(parse(&o, "lowerdir=/a,bogus", err), -EINVAL, "unknown flag refused");
 	is_str(err, "unknown option 'bogus'", "message names it");
