@@ -422,11 +422,11 @@ static int build(struct inode *dir, struct dirlist *l)
 	uint16_t *lows = probe_copy_lows(dir, &n, &r);
 	if (!lows)
 		return r;
+	char path[PATH_MAX];
+	if (n && !opaque && (r = path_lower_dir(dir, path, sizeof(path))) < 0)
+		goto fail;
 	for (uint16_t k = 0; k < n && !opaque; k++) {
 		uint16_t L = lows[k];
-		char path[PATH_MAX];
-		if ((r = path_lower_dir(dir, path, sizeof(path))) < 0)
-			goto fail;
 		int fd = layer_open_dir(L, path);
 		if (fd < 0) {
 			if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)

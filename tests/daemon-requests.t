@@ -197,24 +197,7 @@ if [ "$(limit)" != "$NO_LIMIT" ]; then
 fi
 # burst SECONDS: create and remove files in the mount as fast as one
 # process can, for SECONDS; prints the lowest limit seen meanwhile.
-burst() {
-	python3 - "$M" "$1" <<'EOF'
-import os, sys, time
-m, secs = sys.argv[1], float(sys.argv[2])
-low = 2**31
-end = time.monotonic() + secs
-n = 0
-while time.monotonic() < end:
-    p = os.path.join(m, "b%d" % (n % 50))
-    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
-    os.unlink(p)
-    n += 1
-    if n % 100 == 0:
-        with open("/dev/cpu_dma_latency", "rb") as f:
-            low = min(low, int.from_bytes(f.read(4), "little", signed=True))
-print(low)
-EOF
-}
+burst() { python3 "$TESTS_DIR/fsprobe.py" burst "$M" "$1" lowest-latency; }
 holds_device() { ls -l "/proc/$DAEMON/fd" 2>/dev/null | grep -c cpu_dma_latency; }
 # bursts_logged N SUFFIX: "ok" if the debug log shows at least N bursts
 # started (their message ending in SUFFIX), and as many ended.  A pause of

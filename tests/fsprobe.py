@@ -23,6 +23,10 @@
                                    names in it: every untouched name is returned
                                    exactly once, no name twice; a new read shows
                                    exactly the current names
+  fsprobe.py burst DIR SECONDS [lowest-latency]
+                                   create and remove files in DIR as fast as one
+                                   process can, for SECONDS; with lowest-latency, read
+                                   /dev/cpu_dma_latency meanwhile and print the lowest
   fsprobe.py acl-enforce FILE UID  FILE (mode 0600, root's) opens for UID only while
                                    an ACL entry grants it; prints the outcomes
   fsprobe.py acl-default DIR       set a default ACL on DIR
@@ -34,6 +38,7 @@ import multiprocessing
 import os
 import stat
 import sys
+import time
 
 CHUNK = 1 << 20
 
@@ -103,6 +108,22 @@ def cmd_lookups_then_dino(top, listfile):
     if bad:
         fail("\n".join(bad))
     print(f"{len(seen)} entries")
+
+
+def cmd_burst(top, secs, latency=None):
+    low = 2**31
+    end = time.monotonic() + float(secs)
+    n = 0
+    while time.monotonic() < end:
+        p = os.path.join(top, "b%d" % (n % 50))
+        os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
+        os.unlink(p)
+        n += 1
+        if latency and n % 100 == 0:
+            with open("/dev/cpu_dma_latency", "rb") as f:
+                low = min(low, int.from_bytes(f.read(4), "little", signed=True))
+    if latency:
+        print(low)
 
 
 def cmd_pattern(path, mib):
@@ -298,7 +319,7 @@ def cmd_acl_default(path):
 
 def main():
     cmds = {"acl-enforce": cmd_acl_enforce, "acl-default": cmd_acl_default, "churn": cmd_churn, "inodes": cmd_inodes, "dino": cmd_dino,
-            "lookups-then-dino": cmd_lookups_then_dino, "pattern": cmd_pattern,
+            "lookups-then-dino": cmd_lookups_then_dino, "burst": cmd_burst, "pattern": cmd_pattern,
             "write-at": cmd_write_at, "expect": cmd_expect,
             "concurrent": cmd_concurrent, "acl": cmd_acl}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:

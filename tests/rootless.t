@@ -269,14 +269,7 @@ if out=$(inns root layerfs '
 	pid=$!
 	for i in $(seq 100); do mountpoint -q "$d/m" && break; sleep 0.05; done
 	RL_MOUNTS+=("$d/m")
-	python3 -c "import os, sys, time
-end = time.monotonic() + 0.5
-n = 0
-while time.monotonic() < end:
-    p = os.path.join(sys.argv[1], \"b%d\" % (n % 50))
-    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
-    os.unlink(p)
-    n += 1" "$d/m/plain" || exit 1
+	python3 "$W/bin/fsprobe.py" burst "$d/m/plain" 0.5 || exit 1
 	held=$(ls -l "/proc/$pid/fd" 2>/dev/null | grep -c cpu_dma_latency)
 	umount "$d/m"
 	for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
